@@ -1,0 +1,683 @@
+//! The container: one file holding many column families, and the protocol that keeps its
+//! metadata crash-safe.
+//!
+//! # Metadata commits
+//!
+//! All metadata (which column families exist, their segments and lengths, the free space) lives
+//! in a catalog blob. A change is committed copy-on-write:
+//!
+//! 1. encode the new catalog and write it to space that no durable state references;
+//! 2. `fsync` the file (this also makes every data write issued so far durable);
+//! 3. write the header slot of the new generation (the slot of the generation before last);
+//! 4. `fsync` again.
+//!
+//! A crash before step 4 completes leaves the other slot, and the catalog it points to, intact;
+//! open picks the newest slot that checks out. Space referenced only by the overwritten slot's
+//! catalog (and space a commit frees) becomes reusable only after step 4.
+//!
+//! # Locks
+//!
+//! `meta` (one mutex) serialises metadata commits; each column family's layout has its own
+//! read-write lock. The order is always `meta`, then a layout. The data path takes only its own
+//! layout's read lock, so writers on different column families never wait for each other except
+//! while one of them allocates a segment.
+
+use crate::cf::format::{
+    Catalog, CfRecord, CfRecordState, DATA_START, Extent, PAGE, SLOT_SIZE, Slot, SlotRead,
+    slot_offset,
+};
+use crate::cf::free_list::FreeList;
+use crate::cf::name::validate_name;
+use crate::cf::segment_map::SegmentMap;
+use crate::error::{Error, Result};
+use crate::io::FileIo;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Sizing knobs of the container, set through the database builder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContainerConfig {
+    /// Smallest segment handed to a column family.
+    pub initial_segment: u64,
+    /// Largest headroom added by one growth.
+    pub max_growth: u64,
+}
+
+/// A catalog larger than this is treated as corrupt rather than read into memory.
+const MAX_CATALOG_BYTES: u64 = 1 << 30;
+
+/// Lifecycle of a column family's storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum CfStatus {
+    Creating = 0,
+    Live = 1,
+    Deleted = 2,
+}
+
+/// What a column family's storage looks like right now.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CfLayout {
+    pub map: SegmentMap,
+    /// The last length redb set.
+    pub len: u64,
+}
+
+/// The storage state of one column family, shared by its redb backend and the container.
+#[derive(Debug)]
+pub(crate) struct CfState {
+    pub id: u64,
+    pub name: String,
+    pub layout: RwLock<CfLayout>,
+    /// Virtual bytes at or past this offset have not been written since their space was
+    /// allocated (or zeroed), so they read as zeros.
+    pub high_water: AtomicU64,
+    /// The length recorded in the newest durable catalog.
+    pub durable_len: AtomicU64,
+    status: AtomicU8,
+    container: Weak<Container>,
+}
+
+impl CfState {
+    pub(crate) fn status(&self) -> CfStatus {
+        match self.status.load(Ordering::Acquire) {
+            0 => CfStatus::Creating,
+            1 => CfStatus::Live,
+            _ => CfStatus::Deleted,
+        }
+    }
+
+    fn set_status(&self, status: CfStatus) {
+        self.status.store(status as u8, Ordering::Release);
+    }
+}
+
+impl Drop for CfState {
+    fn drop(&mut self) {
+        // The last user of a deleted column family is gone: its quarantined space may now be
+        // reused. `released` is a leaf lock, so this is safe even while `meta` is held.
+        if self.status() == CfStatus::Deleted
+            && let Some(container) = self.container.upgrade()
+        {
+            container.released.lock().push(self.id);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Meta {
+    generation: u64,
+    file_end: u64,
+    next_cf_id: u64,
+    /// Extent of the newest durable catalog.
+    current_catalog: Option<Extent>,
+    /// Extent of the catalog the other slot points to.
+    prev_catalog: Option<Extent>,
+    cfs: BTreeMap<u64, Arc<CfState>>,
+    free: FreeList,
+    /// Space of deleted column families whose deletion is durable but which still have live
+    /// handles. Recorded as free on disk, reused only once the handles are gone.
+    quarantine: HashMap<u64, Vec<Extent>>,
+    /// Space to record as free in the next commit and to reuse once that commit is durable.
+    pending_free: Vec<Extent>,
+}
+
+/// The shared container state behind a [`crate::Database`].
+#[derive(Debug)]
+pub(crate) struct Container {
+    pub file: Arc<dyn FileIo>,
+    meta: Mutex<Meta>,
+    released: Mutex<Vec<u64>>,
+    poisoned: AtomicBool,
+    config: ContainerConfig,
+}
+
+fn round_up(n: u64) -> u64 {
+    n.div_ceil(PAGE) * PAGE
+}
+
+impl Container {
+    /// Opens the container stored in `file`, initialising an empty one if the file is new.
+    pub(crate) fn open(file: Arc<dyn FileIo>, config: ContainerConfig) -> Result<Arc<Container>> {
+        let loaded = load_newest_catalog(file.as_ref())?;
+        let fresh = loaded.is_none();
+        let mut meta = Meta {
+            generation: 0,
+            file_end: DATA_START,
+            next_cf_id: 0,
+            current_catalog: None,
+            prev_catalog: None,
+            cfs: BTreeMap::new(),
+            free: FreeList::default(),
+            quarantine: HashMap::new(),
+            pending_free: Vec::new(),
+        };
+        let mut records = Vec::new();
+        if let Some((catalog, at)) = loaded {
+            meta.generation = catalog.generation;
+            meta.file_end = catalog.file_end;
+            meta.next_cf_id = catalog.next_cf_id;
+            meta.current_catalog = Some(at);
+            meta.prev_catalog = catalog.prev_catalog;
+            for ext in catalog.free {
+                meta.free.insert(ext);
+            }
+            records = catalog.cfs;
+        } else if !file.is_empty()? {
+            // An interrupted first commit: nothing was ever committed, so nothing is lost.
+            file.set_len(0)?;
+        }
+        // Bytes past the durable end may hold blobs of commits that never completed; cut them so
+        // that everything past `file_end` reads as zeros, as allocation assumes.
+        if file.len()? > meta.file_end {
+            file.set_len(meta.file_end)?;
+            file.sync_all()?;
+        }
+        // Column families whose creation never finished are discarded with their space.
+        let (live, creating): (Vec<CfRecord>, Vec<CfRecord>) = records
+            .into_iter()
+            .partition(|record| record.state == CfRecordState::Live);
+        for record in &creating {
+            meta.pending_free.extend(record.segments.iter().copied());
+        }
+        let container = Arc::new_cyclic(|weak: &Weak<Container>| {
+            for record in &live {
+                // What was written before this open is unknown: treat every mapped byte as
+                // possibly written.
+                let state = CfState::new(record, weak.clone(), u64::MAX);
+                meta.cfs.insert(record.id, Arc::new(state));
+            }
+            Container {
+                file,
+                meta: Mutex::new(meta),
+                released: Mutex::new(Vec::new()),
+                poisoned: AtomicBool::new(false),
+                config,
+            }
+        });
+        {
+            let mut meta = container.meta.lock();
+            if fresh || !creating.is_empty() {
+                container.commit(&mut meta, None)?;
+            }
+        }
+        Ok(container)
+    }
+
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    /// Live column family by name.
+    pub(crate) fn find(&self, name: &str) -> Option<Arc<CfState>> {
+        let meta = self.meta.lock();
+        meta.cfs
+            .values()
+            .find(|cf| cf.name == name && cf.status() == CfStatus::Live)
+            .cloned()
+    }
+
+    /// Names of all live column families, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let meta = self.meta.lock();
+        let mut names: Vec<String> = meta
+            .cfs
+            .values()
+            .filter(|cf| cf.status() == CfStatus::Live)
+            .map(|cf| cf.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Registers a column family in the `Creating` state. It becomes durable with the first
+    /// metadata commit redb's create triggers and is discarded on open until [`Self::mark_live`].
+    pub(crate) fn begin_create(self: &Arc<Self>, name: &str) -> Result<Arc<CfState>> {
+        validate_name(name)?;
+        let mut meta = self.meta.lock();
+        self.check_poison()?;
+        if meta.cfs.values().any(|cf| cf.name == name) {
+            return Err(Error::ColumnFamilyExists(name.to_owned()));
+        }
+        let id = meta.next_cf_id;
+        meta.next_cf_id += 1;
+        let record = CfRecord {
+            id,
+            name: name.to_owned(),
+            state: CfRecordState::Creating,
+            len: 0,
+            segments: Vec::new(),
+        };
+        let cf = Arc::new(CfState::new(&record, Arc::downgrade(self), 0));
+        meta.cfs.insert(id, cf.clone());
+        Ok(cf)
+    }
+
+    /// Durably marks a created column family as live.
+    pub(crate) fn mark_live(&self, cf: &CfState) -> Result<()> {
+        let mut meta = self.meta.lock();
+        cf.set_status(CfStatus::Live);
+        self.commit(&mut meta, None)
+    }
+
+    /// Durably removes a column family. Its space is reused once the last handle is dropped.
+    pub(crate) fn remove(&self, cf: &Arc<CfState>) -> Result<()> {
+        let mut meta = self.meta.lock();
+        self.check_poison()?;
+        let Some(owned) = meta.cfs.remove(&cf.id) else {
+            return Err(Error::ColumnFamilyNotFound(cf.name.clone()));
+        };
+        cf.set_status(CfStatus::Deleted);
+        let segments = cf.layout.read().map.segments().to_vec();
+        meta.quarantine.insert(cf.id, segments);
+        let result = self.commit(&mut meta, None);
+        drop(meta);
+        // Dropped outside the lock on purpose: this may be the last handle.
+        drop(owned);
+        result
+    }
+
+    /// Backs the virtual range up to `required_end` of `cf` with segments, durably.
+    pub(crate) fn grow(&self, cf: &CfState, required_end: u64) -> Result<()> {
+        let mut meta = self.meta.lock();
+        self.check_poison()?;
+        if cf.status() == CfStatus::Deleted {
+            return Err(Error::ColumnFamilyNotFound(cf.name.clone()));
+        }
+        let mut layout = cf.layout.write();
+        let mapped = layout.map.mapped_end();
+        if mapped >= required_end {
+            return Ok(());
+        }
+        let needed = round_up(required_end - mapped);
+        let headroom = (mapped / 2).clamp(self.config.initial_segment, self.config.max_growth);
+        let want = round_up(needed.max(headroom));
+        let before = layout.map.clone();
+        let last_end = layout.map.segments().last().map(Extent::end);
+        let segment = self.allocate_segment(&mut meta, last_end, needed, want)?;
+        layout.map.push(segment);
+        // The new segment must be durable in the catalog before any data lands in it; the
+        // layout's write lock keeps the data path out until the commit returns.
+        if let Err(err) = self.commit(&mut meta, Some((cf.id, &layout))) {
+            layout.map = before;
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Records a new logical length. Bytes it exposes read as zeros.
+    pub(crate) fn set_len(&self, cf: &CfState, len: u64) -> Result<()> {
+        self.check_poison()?;
+        let mut layout = cf.layout.write();
+        let old = layout.len;
+        if len > old {
+            // Space between the old length and the high-water mark may still hold bytes from
+            // before a shrink: zero what the new length exposes.
+            let stale_end = cf
+                .high_water
+                .load(Ordering::Acquire)
+                .min(len)
+                .min(layout.map.mapped_end());
+            if stale_end > old {
+                for piece in layout.map.pieces(old, (stale_end - old) as usize) {
+                    if let Some(physical) = piece.physical {
+                        let n = (piece.buf.end - piece.buf.start) as u64;
+                        self.file.zero_range(physical, n)?;
+                    }
+                }
+            }
+        }
+        layout.len = len;
+        Ok(())
+    }
+
+    /// Makes everything `cf` wrote durable, and its length too if that changed.
+    pub(crate) fn sync(&self, cf: &CfState) -> Result<()> {
+        self.check_poison()?;
+        let dirty = cf.layout.read().len != cf.durable_len.load(Ordering::Acquire);
+        let result = if dirty {
+            let mut meta = self.meta.lock();
+            if cf.layout.read().len != cf.durable_len.load(Ordering::Acquire) {
+                self.commit(&mut meta, None)
+            } else {
+                self.file.sync_data().map_err(Error::from)
+            }
+        } else {
+            self.file.sync_data().map_err(Error::from)
+        };
+        if result.is_err() {
+            // After a failed fsync the kernel may have dropped dirty pages of any column
+            // family: nothing written since the last good sync can be trusted.
+            self.poison();
+        }
+        result
+    }
+
+    /// Flushes metadata and data one last time.
+    pub(crate) fn close(&self) -> Result<()> {
+        let mut meta = self.meta.lock();
+        self.check_poison()?;
+        let dirty = meta
+            .cfs
+            .values()
+            .any(|cf| cf.layout.read().len != cf.durable_len.load(Ordering::Acquire));
+        if dirty {
+            self.commit(&mut meta, None)
+        } else {
+            self.file.sync_all().map_err(|err| {
+                self.poison();
+                Error::from(err)
+            })
+        }
+    }
+
+    /// Total bytes on the free list and in quarantine (for tests and statistics).
+    pub(crate) fn free_bytes(&self) -> (u64, u64, u64) {
+        let mut meta = self.meta.lock();
+        self.drain_released(&mut meta);
+        let quarantined = meta.quarantine.values().flatten().map(|e| e.len).sum();
+        (meta.free.total(), quarantined, meta.file_end)
+    }
+
+    fn drain_released(&self, meta: &mut Meta) {
+        let released = std::mem::take(&mut *self.released.lock());
+        for id in released {
+            if let Some(extents) = meta.quarantine.remove(&id) {
+                for ext in extents {
+                    meta.free.insert(ext);
+                }
+            }
+        }
+    }
+
+    /// Finds space for a segment of `want` bytes (at least `needed`): reuse freed space first
+    /// (best fit), then extend the column family's last segment at the end of the file, then take
+    /// a smaller free range, then the end of the file. Reused space is zeroed.
+    fn allocate_segment(
+        &self,
+        meta: &mut Meta,
+        last_end: Option<u64>,
+        needed: u64,
+        want: u64,
+    ) -> Result<Extent> {
+        self.drain_released(meta);
+        let reused = match meta.free.take_best_fit(want) {
+            Some(ext) => Some(ext),
+            None if last_end == Some(meta.file_end) => None,
+            None => meta
+                .free
+                .largest()
+                .filter(|&len| len >= needed)
+                .and_then(|len| meta.free.take_best_fit(len.min(want))),
+        };
+        if let Some(ext) = reused {
+            if let Err(err) = self.file.zero_range(ext.offset, ext.len) {
+                meta.free.insert(ext);
+                return Err(err.into());
+            }
+            return Ok(ext);
+        }
+        let ext = Extent {
+            offset: meta.file_end,
+            len: want,
+        };
+        meta.file_end += want;
+        Ok(ext)
+    }
+
+    /// Space for a catalog blob (never zeroed: it is written whole).
+    fn allocate_blob(&self, meta: &mut Meta, len: u64) -> Extent {
+        if let Some(ext) = meta.free.take_best_fit(len) {
+            return ext;
+        }
+        let ext = Extent {
+            offset: meta.file_end,
+            len,
+        };
+        meta.file_end += len;
+        ext
+    }
+
+    /// Writes the next catalog generation durably (see the module docs). `locked` supplies the
+    /// layout of a column family whose lock the caller holds.
+    fn commit(&self, meta: &mut Meta, locked: Option<(u64, &CfLayout)>) -> Result<()> {
+        self.check_poison()?;
+        self.drain_released(meta);
+        let result = self.commit_inner(meta, locked);
+        if result.is_err() {
+            self.poison();
+        }
+        result
+    }
+
+    fn commit_inner(&self, meta: &mut Meta, locked: Option<(u64, &CfLayout)>) -> Result<()> {
+        let generation = meta.generation + 1;
+        let mut cfs = Vec::with_capacity(meta.cfs.len());
+        for cf in meta.cfs.values() {
+            let (segments, len) = match locked {
+                Some((id, layout)) if id == cf.id => (layout.map.segments().to_vec(), layout.len),
+                _ => {
+                    let layout = cf.layout.read();
+                    (layout.map.segments().to_vec(), layout.len)
+                }
+            };
+            let state = match cf.status() {
+                CfStatus::Live => CfRecordState::Live,
+                _ => CfRecordState::Creating,
+            };
+            cfs.push(CfRecord {
+                id: cf.id,
+                name: cf.name.clone(),
+                state,
+                len,
+                segments,
+            });
+        }
+        // The catalog two generations back is referenced only by the slot this commit
+        // overwrites: free once the commit is durable.
+        let releasing: Vec<Extent> = meta
+            .prev_catalog
+            .into_iter()
+            .chain(meta.pending_free.iter().copied())
+            .collect();
+        let mut catalog = Catalog {
+            generation,
+            file_end: meta.file_end,
+            next_cf_id: meta.next_cf_id,
+            prev_catalog: meta.current_catalog,
+            cfs,
+            free: Vec::new(),
+        };
+        // Size the blob with room for a few more free extents than exist now: allocating the
+        // blob itself can split one.
+        let mut blob_len = round_up(catalog.encode().len() as u64 + 64 + 16 * 4);
+        let (blob, bytes) = loop {
+            let blob = self.allocate_blob(meta, blob_len);
+            catalog.file_end = meta.file_end;
+            catalog.free = meta
+                .free
+                .extents()
+                .chain(meta.quarantine.values().flatten().copied())
+                .chain(releasing.iter().copied())
+                .collect();
+            let bytes = catalog.encode();
+            if bytes.len() as u64 <= blob.len {
+                break (blob, bytes);
+            }
+            meta.free.insert(blob);
+            blob_len = round_up(bytes.len() as u64 + 16 * 4);
+        };
+        let slot = Slot {
+            generation,
+            catalog: Extent {
+                offset: blob.offset,
+                len: bytes.len() as u64,
+            },
+            catalog_crc: crc32fast::hash(&bytes),
+        };
+        self.file.write_at(blob.offset, &bytes)?;
+        self.file.sync_all()?;
+        self.file
+            .write_at(slot_offset(generation), &slot.encode())?;
+        self.file.sync_all()?;
+
+        meta.generation = generation;
+        meta.prev_catalog = meta.current_catalog;
+        meta.current_catalog = Some(blob);
+        for ext in releasing {
+            meta.free.insert(ext);
+        }
+        meta.pending_free.clear();
+        for (cf, record) in meta.cfs.values().zip(&catalog.cfs) {
+            cf.durable_len.store(record.len, Ordering::Release);
+        }
+        Ok(())
+    }
+}
+
+impl CfState {
+    fn new(record: &CfRecord, container: Weak<Container>, high_water: u64) -> CfState {
+        let status = match record.state {
+            CfRecordState::Creating => CfStatus::Creating,
+            CfRecordState::Live => CfStatus::Live,
+        };
+        CfState {
+            id: record.id,
+            name: record.name.clone(),
+            layout: RwLock::new(CfLayout {
+                map: SegmentMap::from_segments(record.segments.clone()),
+                len: record.len,
+            }),
+            high_water: AtomicU64::new(high_water),
+            durable_len: AtomicU64::new(record.len),
+            status: AtomicU8::new(status as u8),
+            container,
+        }
+    }
+}
+
+/// Reads both header slots and returns the newest catalog that checks out, `None` for a file
+/// that never completed its first commit, or the typed error that explains why not.
+fn load_newest_catalog(file: &dyn FileIo) -> Result<Option<(Catalog, Extent)>> {
+    let mut reads = Vec::with_capacity(2);
+    for (index, offset) in [0, SLOT_SIZE].into_iter().enumerate() {
+        let mut page = vec![0u8; SLOT_SIZE as usize];
+        file.read_at(offset, &mut page)?;
+        let mut read = Slot::decode(&page);
+        if let SlotRead::Valid(slot) = read
+            && slot_offset(slot.generation) != offset
+        {
+            // A generation in the wrong slot cannot come from a crash.
+            read = SlotRead::BadChecksum;
+        }
+        reads.push((index, offset, read));
+    }
+    let mut valid: Vec<(u64, Slot)> = reads
+        .iter()
+        .filter_map(|&(_, offset, read)| match read {
+            SlotRead::Valid(slot) => Some((offset, slot)),
+            _ => None,
+        })
+        .collect();
+    valid.sort_by_key(|(_, slot)| std::cmp::Reverse(slot.generation));
+    let file_len = file.len()?;
+    let mut first_error = None;
+    for (slot_at, slot) in valid {
+        match read_catalog(file, file_len, &slot) {
+            Ok(catalog) => return Ok(Some((catalog, slot.catalog_extent()))),
+            Err(err) => {
+                first_error.get_or_insert(match err {
+                    Error::Corrupted { what, offset } => Error::Corrupted {
+                        what: format!("{what} (header slot at {slot_at})"),
+                        offset,
+                    },
+                    other => other,
+                });
+            }
+        }
+    }
+    let (a, b) = (reads[0].2, reads[1].2);
+    if b == SlotRead::Blank && !matches!(a, SlotRead::Valid(_)) {
+        // Slot B is written by the second commit; blank means the first never completed.
+        return Ok(None);
+    }
+    if let Some(err) = first_error {
+        return Err(err);
+    }
+    for read in [a, b] {
+        if let SlotRead::UnsupportedVersion(found) = read {
+            return Err(Error::UnsupportedVersion {
+                found,
+                supported: crate::cf::format::FORMAT_VERSION,
+            });
+        }
+    }
+    if matches!(a, SlotRead::NoMagic | SlotRead::Blank) && matches!(b, SlotRead::NoMagic) {
+        return Err(Error::NotQuiverFile);
+    }
+    Err(Error::Corrupted {
+        what: format!("no valid header slot (slot A: {a:?}, slot B: {b:?})"),
+        offset: 0,
+    })
+}
+
+impl Slot {
+    /// The page-rounded extent the catalog blob occupies.
+    fn catalog_extent(&self) -> Extent {
+        Extent {
+            offset: self.catalog.offset,
+            len: round_up(self.catalog.len),
+        }
+    }
+}
+
+fn read_catalog(file: &dyn FileIo, file_len: u64, slot: &Slot) -> Result<Catalog> {
+    let at = slot.catalog_extent();
+    let fits = slot.catalog.len <= MAX_CATALOG_BYTES
+        && slot.catalog.offset >= DATA_START
+        && slot.catalog.offset % PAGE == 0
+        && slot
+            .catalog
+            .offset
+            .checked_add(slot.catalog.len)
+            .is_some_and(|end| end <= file_len);
+    if !fits {
+        return Err(Error::Corrupted {
+            what: format!(
+                "catalog of {} bytes at {} lies outside the file ({file_len} bytes)",
+                slot.catalog.len, slot.catalog.offset
+            ),
+            offset: slot.catalog.offset,
+        });
+    }
+    // `fits` bounds the length by MAX_CATALOG_BYTES, so it fits in usize.
+    let mut bytes = vec![0u8; slot.catalog.len as usize];
+    file.read_at(slot.catalog.offset, &mut bytes)?;
+    if crc32fast::hash(&bytes) != slot.catalog_crc {
+        return Err(Error::Corrupted {
+            what: "catalog checksum does not match its header slot".into(),
+            offset: slot.catalog.offset,
+        });
+    }
+    let catalog = Catalog::decode(&bytes, at)?;
+    if catalog.generation != slot.generation {
+        return Err(Error::Corrupted {
+            what: format!(
+                "catalog generation {} differs from its slot's {}",
+                catalog.generation, slot.generation
+            ),
+            offset: slot.catalog.offset,
+        });
+    }
+    Ok(catalog)
+}

@@ -1,0 +1,318 @@
+//! [`Database`]: the container file and its column families.
+
+use crate::cf::backend::CfBackend;
+use crate::cf::builder::Builder;
+use crate::cf::column_family::{CfHandle, ColumnFamily};
+use crate::cf::container::{CfState, Container};
+use crate::error::{Error, Result};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A quiver database: one file holding any number of column families.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("shop.qvr");
+/// let db = quiver::Database::open(&path)?;
+/// db.create_column_family("users")?;
+/// db.create_column_family("products")?;
+/// assert_eq!(db.list_column_families(), ["products", "users"]);
+/// db.close()?;
+///
+/// let db = quiver::Database::open(&path)?;
+/// assert!(db.column_family("users").is_ok());
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub struct Database {
+    container: Arc<Container>,
+    /// Column families opened in this session, by name.
+    handles: RwLock<HashMap<String, ColumnFamily>>,
+    /// Serialises creating, opening and deleting column families.
+    lifecycle: Mutex<()>,
+    closed: AtomicBool,
+    cache_size: usize,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("column_families", &self.list_column_families())
+            .finish()
+    }
+}
+
+impl Database {
+    /// Opens the container at `path` with default options, creating it if missing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("new.qvr"))?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::new().open(path)
+    }
+
+    /// A [`Builder`] for non-default options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::builder().set_cache_size(4 << 20).open(dir.path().join("x.qvr"))?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_container(container: Arc<Container>, cache_size: usize) -> Database {
+        Database {
+            container,
+            handles: RwLock::new(HashMap::new()),
+            lifecycle: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            cache_size,
+        }
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        self.container.check_poison()
+    }
+
+    fn redb_builder(&self) -> redb::Builder {
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(self.cache_size);
+        builder
+    }
+
+    fn backend(&self, state: &Arc<CfState>) -> CfBackend {
+        CfBackend {
+            cf: state.clone(),
+            container: self.container.clone(),
+        }
+    }
+
+    fn register(&self, state: Arc<CfState>, db: redb::Database) -> ColumnFamily {
+        let cf = ColumnFamily {
+            inner: Arc::new(CfHandle {
+                state,
+                db: RwLock::new(Some(db)),
+            }),
+        };
+        self.handles
+            .write()
+            .insert(cf.name().to_owned(), cf.clone());
+        cf
+    }
+
+    /// Creates a column family. Creation is crash-atomic: after a crash it either exists, fully
+    /// usable, or not at all.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// let products = db.create_column_family("products")?;
+    /// assert!(matches!(
+    ///     db.create_column_family("products"),
+    ///     Err(quiver::Error::ColumnFamilyExists(_))
+    /// ));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn create_column_family(&self, name: &str) -> Result<ColumnFamily> {
+        let _guard = self.lifecycle.lock();
+        self.check_open()?;
+        let state = self.container.begin_create(name)?;
+        let db = match self
+            .redb_builder()
+            .create_with_backend(self.backend(&state))
+        {
+            Ok(db) => db,
+            Err(err) => {
+                // Give the half-created column family back; an error here leaves the database
+                // poisoned, which the next call reports.
+                let _ = self.container.remove(&state);
+                return Err(err.into());
+            }
+        };
+        self.container.mark_live(&state)?;
+        Ok(self.register(state, db))
+    }
+
+    /// Opens an existing column family.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// assert!(matches!(db.column_family("nope"), Err(quiver::Error::ColumnFamilyNotFound(_))));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn column_family(&self, name: &str) -> Result<ColumnFamily> {
+        self.check_open()?;
+        if let Some(cf) = self.handles.read().get(name) {
+            return Ok(cf.clone());
+        }
+        let _guard = self.lifecycle.lock();
+        self.open_locked(name)
+    }
+
+    fn open_locked(&self, name: &str) -> Result<ColumnFamily> {
+        self.check_open()?;
+        if let Some(cf) = self.handles.read().get(name) {
+            return Ok(cf.clone());
+        }
+        let state = self
+            .container
+            .find(name)
+            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?;
+        let db = self
+            .redb_builder()
+            .create_with_backend(self.backend(&state))?;
+        Ok(self.register(state, db))
+    }
+
+    /// Opens the column family, creating it if it does not exist.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// let a = db.column_family_or_create("reviews")?;
+    /// let b = db.column_family_or_create("reviews")?;
+    /// assert_eq!(a.name(), b.name());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn column_family_or_create(&self, name: &str) -> Result<ColumnFamily> {
+        match self.column_family(name) {
+            Err(Error::ColumnFamilyNotFound(_)) => match self.create_column_family(name) {
+                // Lost a race with another creator: open theirs.
+                Err(Error::ColumnFamilyExists(_)) => self.column_family(name),
+                other => other,
+            },
+            other => other,
+        }
+    }
+
+    /// Deletes a column family and everything in it, durably. Handles to it then fail with
+    /// [`Error::ColumnFamilyNotFound`]; read transactions already open keep their snapshot. Its
+    /// space is reused once the last handle and transaction are gone.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// let tmp = db.create_column_family("scratch")?;
+    /// db.delete_column_family("scratch")?;
+    /// assert!(matches!(tmp.begin_write(), Err(quiver::Error::ColumnFamilyNotFound(_))));
+    /// assert!(db.list_column_families().is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn delete_column_family(&self, name: &str) -> Result<()> {
+        let _guard = self.lifecycle.lock();
+        self.check_open()?;
+        let handle = self.handles.write().remove(name);
+        let state = match &handle {
+            Some(cf) => cf.inner.state.clone(),
+            None => self
+                .container
+                .find(name)
+                .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?,
+        };
+        if let Some(db) = handle.as_ref().and_then(ColumnFamily::take_db) {
+            // The data is being deleted, so a failure to close it cleanly does not matter; a
+            // write transaction still running will fail at commit.
+            let _ = db.close();
+        }
+        self.container.remove(&state)
+    }
+
+    /// Names of all column families, sorted.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// db.create_column_family("b")?;
+    /// db.create_column_family("a")?;
+    /// assert_eq!(db.list_column_families(), ["a", "b"]);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn list_column_families(&self) -> Vec<String> {
+        self.container.names()
+    }
+
+    /// Closes every column family and makes the container durable, reporting the first error
+    /// (for example [`redb::DatabaseError::TransactionInProgress`] when a write transaction is
+    /// still open). Handles still held afterwards return [`Error::Closed`].
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// db.create_column_family("users")?;
+    /// db.close()?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn close(self) -> Result<()> {
+        self.shut_down()
+    }
+
+    fn shut_down(&self) -> Result<()> {
+        let _guard = self.lifecycle.lock();
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let mut first_error = None;
+        let handles: Vec<ColumnFamily> = self.handles.write().drain().map(|(_, cf)| cf).collect();
+        for cf in handles {
+            if let Some(db) = cf.take_db()
+                && let Err(err) = db.close()
+            {
+                first_error.get_or_insert(Error::from(err));
+            }
+        }
+        if let Err(err) = self.container.close() {
+            first_error.get_or_insert(err);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// How the container file's space is used.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// db.create_column_family("tmp")?;
+    /// db.delete_column_family("tmp")?;
+    /// let stats = db.space_stats();
+    /// assert!(stats.free_bytes > 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn space_stats(&self) -> SpaceStats {
+        let (free_bytes, quarantined_bytes, allocated_end) = self.container.free_bytes();
+        SpaceStats {
+            free_bytes,
+            quarantined_bytes,
+            allocated_end,
+        }
+    }
+}
+
+/// Space usage of a container file, from [`Database::space_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpaceStats {
+    /// Bytes on the free list, ready for reuse.
+    pub free_bytes: u64,
+    /// Bytes of deleted column families still held by live handles or transactions.
+    pub quarantined_bytes: u64,
+    /// End of the space handed out so far (the file is at most this long).
+    pub allocated_end: u64,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Like redb, a dropped database closes itself; use `close()` to see errors.
+        let _ = self.shut_down();
+    }
+}

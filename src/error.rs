@@ -1,0 +1,160 @@
+//! The one error type of quiver.
+//!
+//! Every fallible quiver call returns [`Error`]. Its variants are the cases a caller can act on
+//! (a name that is taken, a file that is already open, a corrupt header, ...); errors raised by
+//! redb itself are kept whole in [`Error::Redb`] so nothing of their detail is lost.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias used throughout quiver.
+///
+/// ```
+/// fn names(db: &quiver::Database) -> quiver::Result<Vec<String>> {
+///     Ok(db.list_column_families())
+/// }
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in quiver.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let db = quiver::Database::open(dir.path().join("shop.qvr"))?;
+/// db.create_column_family("users")?;
+/// match db.create_column_family("users") {
+///     Err(quiver::Error::ColumnFamilyExists(name)) => assert_eq!(name, "users"),
+///     other => panic!("expected ColumnFamilyExists, got {other:?}"),
+/// }
+/// # Ok::<(), quiver::Error>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A column family with this name already exists.
+    ColumnFamilyExists(String),
+    /// No column family with this name exists (or it was deleted).
+    ColumnFamilyNotFound(String),
+    /// A column family name was rejected.
+    InvalidName {
+        /// The rejected name (lossy if it was not valid UTF-8).
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The container file is already open, in this process or another one.
+    AlreadyOpen(PathBuf),
+    /// The file is not a quiver container (wrong magic in both header slots).
+    NotQuiverFile,
+    /// The file was written by a format version this build does not understand.
+    UnsupportedVersion {
+        /// The version found in the header.
+        found: u16,
+        /// The newest version this build reads.
+        supported: u16,
+    },
+    /// Stored metadata failed a consistency check.
+    Corrupted {
+        /// What was found to be wrong.
+        what: String,
+        /// Byte offset in the container file where the bad structure lives.
+        offset: u64,
+    },
+    /// An earlier I/O failure left the in-memory state unsure of what is on disk; the database
+    /// refuses further work until it is reopened (reopening recovers from the file).
+    Poisoned,
+    /// The database (or this column family handle's database) was closed.
+    Closed,
+    /// An operating-system I/O error.
+    Io(io::Error),
+    /// An error reported by redb inside a column family.
+    Redb(redb::Error),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ColumnFamilyExists(name) => write!(
+                f,
+                "column family '{name}' already exists; open it with column_family() or pick another name"
+            ),
+            Error::ColumnFamilyNotFound(name) => write!(
+                f,
+                "column family '{name}' does not exist; create it with create_column_family()"
+            ),
+            Error::InvalidName { name, reason } => write!(
+                f,
+                "invalid column family name {name:?}: {reason}; names are 1 to 255 bytes of UTF-8 without NUL"
+            ),
+            Error::AlreadyOpen(path) => write!(
+                f,
+                "{} is already open (in this or another process); close the other handle first",
+                path.display()
+            ),
+            Error::NotQuiverFile => write!(
+                f,
+                "not a quiver container: neither header slot has the magic bytes; check the path"
+            ),
+            Error::UnsupportedVersion { found, supported } => write!(
+                f,
+                "container format version {found} is newer than this build supports ({supported}); upgrade quiver"
+            ),
+            Error::Corrupted { what, offset } => write!(
+                f,
+                "container file is corrupted at byte {offset}: {what}; restore from a backup"
+            ),
+            Error::Poisoned => write!(
+                f,
+                "an earlier I/O error left the database in an unknown state; reopen it to recover"
+            ),
+            Error::Closed => write!(f, "the database was closed; open it again to continue"),
+            Error::Io(err) => write!(f, "I/O error: {err}"),
+            Error::Redb(err) => write!(f, "redb error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(err) => Some(err),
+            Error::Redb(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(err: io::Error) -> Self {
+        Error::Io(err)
+    }
+}
+
+impl From<redb::Error> for Error {
+    fn from(err: redb::Error) -> Self {
+        Error::Redb(err)
+    }
+}
+
+/// Lets `?` lift every redb error type (commit, table, storage, ...) into [`Error::Redb`].
+macro_rules! from_redb {
+    ($($ty:ty),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(err: $ty) -> Self {
+                Error::Redb(redb::Error::from(err))
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::CompactionError,
+    redb::SavepointError,
+    redb::SetDurabilityError,
+);
