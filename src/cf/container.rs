@@ -7,13 +7,16 @@
 //! in a catalog blob. A change is committed copy-on-write:
 //!
 //! 1. encode the new catalog and write it to space that no durable state references;
-//! 2. `fsync` the file (this also makes every data write issued so far durable);
-//! 3. write the header slot of the new generation (the slot of the generation before last);
-//! 4. `fsync` again.
+//! 2. write the header slot of the new generation (the slot of the generation before last),
+//!    holding the catalog's location and CRC32;
+//! 3. `fsync` the file (this also makes every data write issued so far durable).
 //!
-//! A crash before step 4 completes leaves the other slot, and the catalog it points to, intact;
-//! open picks the newest slot that checks out. Space referenced only by the overwritten slot's
-//! catalog (and space a commit frees) becomes reusable only after step 4.
+//! A crash before step 3 completes may leave the new slot without its catalog, or a torn slot:
+//! open takes the newest slot whose own checksum holds *and* whose catalog matches the CRC the
+//! slot records, and otherwise falls back to the other slot. That fallback is always safe
+//! because a commit never writes over the catalog the other slot points to. Space referenced
+//! only by the overwritten slot's catalog (and space a commit frees) becomes reusable only after
+//! step 3, so one fsync per metadata commit suffices.
 //!
 //! # Locks
 //!
@@ -525,8 +528,10 @@ impl Container {
             },
             catalog_crc: crc32fast::hash(&bytes),
         };
+        // One fsync covers both writes. If power fails before it completes, the slot may be
+        // durable while the blob is not; open then finds the blob's checksum (kept in the slot)
+        // wrong and uses the other slot, whose catalog this commit never overwrites.
         self.file.write_at(blob.offset, &bytes)?;
-        self.file.sync_all()?;
         self.file
             .write_at(slot_offset(generation), &slot.encode())?;
         self.file.sync_all()?;
@@ -607,8 +612,9 @@ fn load_newest_catalog(file: &dyn FileIo) -> Result<Option<(Catalog, Extent)>> {
         }
     }
     let (a, b) = (reads[0].2, reads[1].2);
-    if b == SlotRead::Blank && !matches!(a, SlotRead::Valid(_)) {
-        // Slot B is written by the second commit; blank means the first never completed.
+    if b == SlotRead::Blank {
+        // Slot B is first written by the second commit. Blank, with nothing loadable in slot A,
+        // means the first commit (which only ever records an empty container) never completed.
         return Ok(None);
     }
     if let Some(err) = first_error {
