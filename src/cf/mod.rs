@@ -27,3 +27,6 @@ pub(crate) mod format;
 pub(crate) mod free_list;
 pub(crate) mod name;
 pub(crate) mod segment_map;
+
+#[cfg(test)]
+mod backend_tests;
