@@ -198,8 +198,9 @@ impl Database {
     }
 
     /// Deletes a column family and everything in it, durably. Handles to it then fail with
-    /// [`Error::ColumnFamilyNotFound`]; read transactions already open keep their snapshot. Its
-    /// space is reused once the last handle and transaction are gone.
+    /// [`Error::ColumnFamilyNotFound`], and transactions still open on it fail with redb's
+    /// `DatabaseClosed` error; none of them can see another column family's data, because the
+    /// space is reused only once the last handle and transaction are gone.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();

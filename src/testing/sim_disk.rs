@@ -63,6 +63,9 @@ pub struct Faults {
     /// Fail the operation with this ordinal (counting writes, length changes and syncs from 0)
     /// with an I/O error, and every later one too (a dead disk).
     pub fail_from_op: Option<u64>,
+    /// Fail the sync with this ordinal (counting syncs from 0) and every later sync, while
+    /// writes keep succeeding (a disk whose cache cannot be flushed).
+    pub fail_syncs_from: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -316,7 +319,17 @@ impl SimFile {
     fn sync(&self) -> io::Result<()> {
         let mut state = self.state.lock();
         Self::admit(&mut state)?;
+        let ordinal = state.syncs_seen;
         state.syncs_seen += 1;
+        if state
+            .faults
+            .fail_syncs_from
+            .is_some_and(|from| ordinal >= from)
+        {
+            return Err(io::Error::other(format!(
+                "injected sync failure at sync {ordinal}"
+            )));
+        }
         if let Some(n) = state.faults.skip_every_nth_sync
             && n > 0
             && state.syncs_seen % n == 0
