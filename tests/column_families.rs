@@ -1,7 +1,7 @@
 //! Column families through the public API: lifecycle, persistence, space reuse, many column
 //! families, concurrency, and exclusive opening.
 
-use quiver::{Builder, Database, Error, ReadableTable, ReadableTableMetadata, TableDefinition};
+use quiver::{Builder, Database, Error, ReadableTableMetadata, TableDefinition};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -300,7 +300,7 @@ fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize) -> CrashR
         &mut rng,
         |image, at| {
             counter += 1;
-            let crash_recovery = counter % 8 == 0;
+            let crash_recovery = counter.is_multiple_of(8);
             check_image(
                 image,
                 at,

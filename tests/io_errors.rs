@@ -3,7 +3,7 @@
 //! it cannot trust its state, lose nothing acknowledged, and reopen cleanly.
 
 use quiver::testing::{Faults, SimDisk};
-use quiver::{Builder, Error, ReadableTable, TableDefinition};
+use quiver::{Builder, Error, TableDefinition};
 
 const ITEMS: TableDefinition<u64, u64> = TableDefinition::new("items");
 

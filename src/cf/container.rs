@@ -651,7 +651,7 @@ fn read_catalog(file: &dyn FileIo, file_len: u64, slot: &Slot) -> Result<Catalog
     let at = slot.catalog_extent();
     let fits = slot.catalog.len <= MAX_CATALOG_BYTES
         && slot.catalog.offset >= DATA_START
-        && slot.catalog.offset % PAGE == 0
+        && slot.catalog.offset.is_multiple_of(PAGE)
         && slot
             .catalog
             .offset

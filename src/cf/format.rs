@@ -315,7 +315,7 @@ impl Catalog {
     /// Structural checks: unique names and ids, aligned extents inside the data area, no
     /// overlaps. Returns what is wrong.
     fn validate(&self, own: Extent) -> std::result::Result<(), String> {
-        if self.file_end < DATA_START || self.file_end % PAGE != 0 {
+        if self.file_end < DATA_START || !self.file_end.is_multiple_of(PAGE) {
             return Err(format!("file end {} is not valid", self.file_end));
         }
         let mut names = HashSet::new();

@@ -64,7 +64,7 @@ pub fn explore_crashes(
 ) -> CrashReport {
     let mut images = disk.crash_images();
     let total = images.len();
-    let mut points: Vec<usize> = if total + 1 <= max_points {
+    let mut points: Vec<usize> = if total < max_points {
         (0..=total).collect()
     } else {
         let step = (total as f64 / max_points as f64).max(1.0);

@@ -332,7 +332,7 @@ impl SimFile {
         }
         if let Some(n) = state.faults.skip_every_nth_sync
             && n > 0
-            && state.syncs_seen % n == 0
+            && state.syncs_seen.is_multiple_of(n)
         {
             return Ok(());
         }
