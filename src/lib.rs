@@ -42,7 +42,8 @@ pub use cf::builder::{
     Builder, DEFAULT_CACHE_SIZE, DEFAULT_INITIAL_SEGMENT_SIZE, DEFAULT_MAX_SEGMENT_GROWTH,
 };
 pub use cf::column_family::ColumnFamily;
-pub use cf::database::{Database, SpaceStats};
+pub use cf::container::ContainerStats;
+pub use cf::database::Database;
 pub use cf::name::{MAX_NAME_LEN, validate_name};
 pub use error::{Error, Result};
 

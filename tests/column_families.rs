@@ -122,9 +122,9 @@ fn deleting_and_recreating_reuses_space_and_starts_empty() {
     let temp = db.create_column_family("temp").unwrap();
     fill(&temp, 0..3000, 1000);
     drop(temp);
-    let end_before = db.space_stats().allocated_end;
+    let end_before = db.stats().allocated_end;
     db.delete_column_family("temp").unwrap();
-    let stats = db.space_stats();
+    let stats = db.stats();
     assert_eq!(
         stats.quarantined_bytes, 0,
         "no handle is left, so nothing waits"
@@ -139,7 +139,7 @@ fn deleting_and_recreating_reuses_space_and_starts_empty() {
     );
     drop(read);
     fill(&again, 0..2500, 1000);
-    let end_after = db.space_stats().allocated_end;
+    let end_after = db.stats().allocated_end;
     assert!(
         end_after <= end_before + (64 << 10),
         "file grew from {end_before} to {end_after} instead of reusing freed space"
@@ -182,10 +182,10 @@ fn a_handle_used_after_deletion_gets_a_typed_error() {
         ))
     ));
     // The space waits until the last handle is gone.
-    assert!(db.space_stats().quarantined_bytes > 0);
+    assert!(db.stats().quarantined_bytes > 0);
     drop(reader);
     drop(cf);
-    assert_eq!(db.space_stats().quarantined_bytes, 0);
+    assert_eq!(db.stats().quarantined_bytes, 0);
 }
 
 #[test]

@@ -185,7 +185,8 @@ fn space_of_a_deleted_column_family_is_reused_only_after_its_last_handle_drops()
     doomed.set_len(64 * 1024).expect("set_len");
     doomed.write(0, &[7; 64 * 1024]).expect("write");
     container.remove(&doomed.cf).expect("remove");
-    let (free, quarantined, _) = container.free_bytes();
+    let stats = container.stats();
+    let (free, quarantined) = (stats.free_bytes, stats.quarantined_bytes);
     assert!(
         quarantined >= 64 * 1024,
         "space must wait for the handle: {free} {quarantined}"
@@ -196,14 +197,19 @@ fn space_of_a_deleted_column_family_is_reused_only_after_its_last_handle_drops()
     assert!(out.iter().all(|&b| b == 7));
     assert!(doomed.write(0, &[1]).is_err());
     drop(doomed);
-    let (free, quarantined, end_before) = container.free_bytes();
+    let stats = container.stats();
+    let (free, quarantined, end_before) = (
+        stats.free_bytes,
+        stats.quarantined_bytes,
+        stats.allocated_end,
+    );
     assert_eq!(quarantined, 0);
     assert!(free >= 64 * 1024);
     // A new column family grows into the freed space instead of extending the file.
     let reuse = create(&container, "reuse");
     reuse.set_len(48 * 1024).expect("set_len");
     reuse.write(0, &[3; 48 * 1024]).expect("write");
-    let (_, _, end_after) = container.free_bytes();
+    let end_after = container.stats().allocated_end;
     assert!(
         end_after <= end_before + 8192,
         "file grew from {end_before} to {end_after}"

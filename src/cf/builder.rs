@@ -72,7 +72,8 @@ impl Builder {
     }
 
     /// Sets the smallest segment a column family gets when it grows (rounded up to 4 KiB).
-    /// Growth adds half the column family's current size, at least this and at most
+    /// Growth adds as much as the column family already has (doubling, as redb does), at least
+    /// this and at most
     /// [`Builder::set_max_segment_growth`].
     ///
     /// ```

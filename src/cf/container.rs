@@ -51,6 +51,31 @@ pub(crate) struct ContainerConfig {
 /// A catalog larger than this is treated as corrupt rather than read into memory.
 const MAX_CATALOG_BYTES: u64 = 1 << 30;
 
+/// How the container file's space is used, and how often its metadata was committed.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+/// db.create_column_family("tmp")?;
+/// db.delete_column_family("tmp")?;
+/// let stats = db.stats();
+/// assert!(stats.free_bytes > 0);
+/// assert!(stats.metadata_commits >= 2);
+/// # Ok::<(), quiver::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerStats {
+    /// Bytes on the free list, ready for reuse.
+    pub free_bytes: u64,
+    /// Bytes of deleted column families still held by live handles or transactions.
+    pub quarantined_bytes: u64,
+    /// End of the space handed out so far (the file is at most this long).
+    pub allocated_end: u64,
+    /// Metadata commits (one fdatasync each) since the database was opened: column families
+    /// created or deleted, segments added, lengths changed.
+    pub metadata_commits: u64,
+}
+
 /// Lifecycle of a column family's storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -135,6 +160,8 @@ pub(crate) struct Container {
     released: Mutex<Vec<u64>>,
     poisoned: AtomicBool,
     config: ContainerConfig,
+    /// Metadata commits since open (for statistics).
+    metadata_commits: AtomicU64,
 }
 
 fn round_up(n: u64) -> u64 {
@@ -198,6 +225,7 @@ impl Container {
                 released: Mutex::new(Vec::new()),
                 poisoned: AtomicBool::new(false),
                 config,
+                metadata_commits: AtomicU64::new(0),
             }
         });
         {
@@ -303,7 +331,8 @@ impl Container {
             return Ok(());
         }
         let needed = round_up(required_end - mapped);
-        let headroom = (mapped / 2).clamp(self.config.initial_segment, self.config.max_growth);
+        // Double, like redb does, so a column family allocates about as often as redb grows it.
+        let headroom = mapped.clamp(self.config.initial_segment, self.config.max_growth);
         let want = round_up(needed.max(headroom));
         let before = layout.map.clone();
         let last_end = layout.map.segments().last().map(Extent::end);
@@ -384,12 +413,16 @@ impl Container {
         }
     }
 
-    /// Total bytes on the free list and in quarantine (for tests and statistics).
-    pub(crate) fn free_bytes(&self) -> (u64, u64, u64) {
+    /// Current statistics.
+    pub(crate) fn stats(&self) -> ContainerStats {
         let mut meta = self.meta.lock();
         self.drain_released(&mut meta);
-        let quarantined = meta.quarantine.values().flatten().map(|e| e.len).sum();
-        (meta.free.total(), quarantined, meta.file_end)
+        ContainerStats {
+            free_bytes: meta.free.total(),
+            quarantined_bytes: meta.quarantine.values().flatten().map(|e| e.len).sum(),
+            allocated_end: meta.file_end,
+            metadata_commits: self.metadata_commits.load(Ordering::Relaxed),
+        }
     }
 
     fn drain_released(&self, meta: &mut Meta) {
@@ -528,13 +561,16 @@ impl Container {
             },
             catalog_crc: crc32fast::hash(&bytes),
         };
-        // One fsync covers both writes. If power fails before it completes, the slot may be
+        // One sync covers both writes. If power fails before it completes, the slot may be
         // durable while the blob is not; open then finds the blob's checksum (kept in the slot)
-        // wrong and uses the other slot, whose catalog this commit never overwrites.
+        // wrong and uses the other slot, whose catalog this commit never overwrites. fdatasync
+        // suffices: it also persists the size and block-map changes that reading data back
+        // needs (file growth, punched holes).
         self.file.write_at(blob.offset, &bytes)?;
         self.file
             .write_at(slot_offset(generation), &slot.encode())?;
-        self.file.sync_all()?;
+        self.file.sync_data()?;
+        self.metadata_commits.fetch_add(1, Ordering::Relaxed);
 
         meta.generation = generation;
         meta.prev_catalog = meta.current_catalog;

@@ -3,7 +3,7 @@
 use crate::cf::backend::CfBackend;
 use crate::cf::builder::Builder;
 use crate::cf::column_family::{CfHandle, ColumnFamily};
-use crate::cf::container::{CfState, Container};
+use crate::cf::container::{CfState, Container, ContainerStats};
 use crate::error::{Error, Result};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -279,36 +279,19 @@ impl Database {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// How the container file's space is used.
+    /// Space usage and metadata commit count of the container.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let db = quiver::Database::open(dir.path().join("a.qvr"))?;
-    /// db.create_column_family("tmp")?;
-    /// db.delete_column_family("tmp")?;
-    /// let stats = db.space_stats();
-    /// assert!(stats.free_bytes > 0);
+    /// let before = db.stats().allocated_end;
+    /// db.create_column_family("grows")?;
+    /// assert!(db.stats().allocated_end > before);
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn space_stats(&self) -> SpaceStats {
-        let (free_bytes, quarantined_bytes, allocated_end) = self.container.free_bytes();
-        SpaceStats {
-            free_bytes,
-            quarantined_bytes,
-            allocated_end,
-        }
+    pub fn stats(&self) -> ContainerStats {
+        self.container.stats()
     }
-}
-
-/// Space usage of a container file, from [`Database::space_stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpaceStats {
-    /// Bytes on the free list, ready for reuse.
-    pub free_bytes: u64,
-    /// Bytes of deleted column families still held by live handles or transactions.
-    pub quarantined_bytes: u64,
-    /// End of the space handed out so far (the file is at most this long).
-    pub allocated_end: u64,
 }
 
 impl Drop for Database {
