@@ -74,41 +74,37 @@ fn data_survives_a_drop_without_close() {
     assert_items(&db.column_family("users").unwrap(), 0..500, 300);
 }
 
+/// Starts a transaction that adds an order to two tables of one column family.
+fn order_transaction(orders: &quiver::ColumnFamily) -> quiver::WriteTransaction {
+    let txn = orders.begin_write().unwrap();
+    txn.open_table(ITEMS)
+        .unwrap()
+        .insert(1, b"order".as_slice())
+        .unwrap();
+    txn.open_table(TOTALS).unwrap().insert("count", 1).unwrap();
+    txn
+}
+
 #[test]
 fn several_tables_of_one_column_family_commit_atomically() {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path().join("atomic.qvr")).unwrap();
     let orders = db.create_column_family("orders").unwrap();
-    let txn = orders.begin_write().unwrap();
-    txn.open_table(ITEMS)
-        .unwrap()
-        .insert(1, b"order".as_slice())
-        .unwrap();
-    txn.open_table(TOTALS).unwrap().insert("count", 1).unwrap();
-    txn.abort().unwrap();
+    order_transaction(&orders).abort().unwrap();
     let read = orders.begin_read().unwrap();
     assert!(
         read.open_table(ITEMS).is_err(),
         "an aborted transaction left a table"
     );
-
-    let txn = orders.begin_write().unwrap();
-    txn.open_table(ITEMS)
-        .unwrap()
-        .insert(1, b"order".as_slice())
-        .unwrap();
-    txn.open_table(TOTALS).unwrap().insert("count", 1).unwrap();
-    txn.commit().unwrap();
-    let read = orders.begin_read().unwrap();
-    assert_eq!(
-        read.open_table(TOTALS)
-            .unwrap()
-            .get("count")
-            .unwrap()
-            .unwrap()
-            .value(),
-        1
+    assert!(
+        read.open_table(TOTALS).is_err(),
+        "an aborted transaction left a table"
     );
+
+    order_transaction(&orders).commit().unwrap();
+    let read = orders.begin_read().unwrap();
+    let totals = read.open_table(TOTALS).unwrap();
+    assert_eq!(totals.get("count").unwrap().unwrap().value(), 1);
     assert_eq!(read.open_table(ITEMS).unwrap().len().unwrap(), 1);
 }
 

@@ -336,26 +336,28 @@ fn soak_factor() -> usize {
         .unwrap_or(1)
 }
 
-#[test]
-fn every_crash_image_of_a_mixed_workload_recovers_to_an_acknowledged_state() {
+/// Explores `count` workloads (times `QUIVER_SOAK`) starting at seed `first`; returns how many
+/// images were checked, failing on the first violation.
+fn explore_seeds(first: u64, count: u64, steps: usize, max_points: usize) -> usize {
     let mut total = CrashReport::default();
-    for seed in 0..2 * soak_factor() as u64 {
-        let report = explore(seed, 40, Faults::default(), 400);
+    for seed in first..first + count * soak_factor() as u64 {
+        let report = explore(seed, steps, Faults::default(), max_points);
         assert_clean(&report, &format!("seed {seed}"));
         total.merge(report);
     }
-    assert!(total.images >= 1000, "only {} images", total.images);
+    total.images
+}
+
+#[test]
+fn every_crash_image_of_a_mixed_workload_recovers_to_an_acknowledged_state() {
+    let images = explore_seeds(0, 2, 40, 400);
+    assert!(images >= 1000, "only {images} images");
 }
 
 #[test]
 fn crash_images_of_growth_heavy_workloads_recover() {
-    let mut total = CrashReport::default();
-    for seed in 100..102 * soak_factor() as u64 {
-        let report = explore(seed, 70, Faults::default(), 350);
-        assert_clean(&report, &format!("seed {seed}"));
-        total.merge(report);
-    }
-    assert!(total.images >= 1000, "only {} images", total.images);
+    let images = explore_seeds(100, 2, 70, 350);
+    assert!(images >= 1000, "only {images} images");
 }
 
 #[test]
