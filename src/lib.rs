@@ -37,15 +37,18 @@ mod error;
 pub mod io;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod wal;
 
 pub use cf::builder::{
-    Builder, DEFAULT_CACHE_SIZE, DEFAULT_INITIAL_SEGMENT_SIZE, DEFAULT_MAX_SEGMENT_GROWTH,
+    Builder, DEFAULT_CACHE_SIZE, DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_INTERVAL,
+    DEFAULT_INITIAL_SEGMENT_SIZE, DEFAULT_LOG_SIZE, DEFAULT_MAX_SEGMENT_GROWTH, log_path,
 };
 pub use cf::column_family::ColumnFamily;
 pub use cf::container::ContainerStats;
 pub use cf::database::Database;
 pub use cf::name::{MAX_NAME_LEN, validate_name};
 pub use error::{Error, Result};
+pub use wal::WalStats;
 
 // What a user needs from redb to work inside a column family.
 /// redb itself, for everything not re-exported at the top level.

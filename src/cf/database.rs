@@ -5,6 +5,7 @@ use crate::cf::builder::Builder;
 use crate::cf::column_family::{CfHandle, ColumnFamily};
 use crate::cf::container::{CfState, Container, ContainerStats};
 use crate::error::{Error, Result};
+use crate::wal::{Wal, WalStats};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::fmt;
@@ -35,6 +36,7 @@ pub struct Database {
     lifecycle: Mutex<()>,
     closed: AtomicBool,
     cache_size: usize,
+    wal: Option<Wal>,
 }
 
 impl fmt::Debug for Database {
@@ -68,13 +70,18 @@ impl Database {
         Builder::new()
     }
 
-    pub(crate) fn from_container(container: Arc<Container>, cache_size: usize) -> Database {
+    pub(crate) fn from_parts(
+        container: Arc<Container>,
+        wal: Option<Wal>,
+        cache_size: usize,
+    ) -> Database {
         Database {
             container,
             handles: RwLock::new(HashMap::new()),
             lifecycle: Mutex::new(()),
             closed: AtomicBool::new(false),
             cache_size,
+            wal,
         }
     }
 
@@ -276,7 +283,48 @@ impl Database {
         if let Err(err) = self.container.close() {
             first_error.get_or_insert(err);
         }
+        if let Some(wal) = &self.wal {
+            // Leave a main file that needs no replay, then stop the checkpoint thread.
+            if first_error.is_none()
+                && let Err(err) = wal.log.checkpoint().and_then(|()| wal.log.seal())
+            {
+                first_error.get_or_insert(err);
+            }
+            wal.stop();
+        }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Runs a checkpoint now: everything committed so far is made durable in the main file, and
+    /// the log space it used becomes reusable. Commits on other threads continue meanwhile.
+    /// Without the log this is a no-op.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// db.create_column_family("users")?;
+    /// db.checkpoint()?;
+    /// assert!(db.wal_stats().unwrap().checkpoints >= 1);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn checkpoint(&self) -> Result<()> {
+        self.check_open()?;
+        match &self.wal {
+            Some(wal) => wal.log.checkpoint(),
+            None => Ok(()),
+        }
+    }
+
+    /// Counters of the write-ahead log, or `None` when it is off.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// assert_eq!(db.wal_stats().unwrap().replayed_bytes, 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn wal_stats(&self) -> Option<WalStats> {
+        self.wal.as_ref().map(Wal::stats)
     }
 
     /// Space usage and metadata commit count of the container.

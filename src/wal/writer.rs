@@ -1,0 +1,413 @@
+//! The log writer: buffering, group commit, half switching and checkpoints.
+//!
+//! # Group commit
+//!
+//! Appends only encode a record into a shared buffer (under a short lock) and return its
+//! sequence number. [`Log::sync`] waits until the durable sequence number covers everything
+//! appended before the call. The first waiter that finds no flush running becomes the leader: it
+//! takes the whole buffer, writes it as one or more batches, fdatasyncs the log, publishes the new
+//! durable sequence number and wakes everyone. A waiter that wakes up uncovered leads the next
+//! flush. There are no sleeps and no lost wake-ups: every state change happens under the lock and
+//! is followed by `notify_all`.
+//!
+//! # Halves and checkpoints
+//!
+//! Generation `g` is appended to half `g % 2`. A checkpoint *switches* to the other half (next
+//! generation), which is an instant under the lock, then fsyncs the main file while writers keep
+//! appending to the new half. Every record in the old half was written through to the main file
+//! before it was appended, so after that fsync the old half is no longer needed, and the next
+//! switch may overwrite it. A switch therefore waits for the previous checkpoint's fsync; that is
+//! the only way a checkpoint can stall writers (when a whole half fills during one main fsync).
+
+use crate::error::{Error, Result};
+use crate::io::FileIo;
+use crate::wal::format::{BATCH_HEADER, BATCH_TRAILER, LOG_HEADER_SIZE, Record, encode_batch};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Sizing and checkpoint triggers of the log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogConfig {
+    /// Bytes per half (a multiple of 4096).
+    pub half_size: u64,
+    /// Start a checkpoint when the current half holds this many bytes.
+    pub checkpoint_bytes: u64,
+    /// Start a checkpoint when this long has passed since the last one and anything was logged.
+    pub checkpoint_interval: Option<Duration>,
+}
+
+/// Where the checkpoint of the half before the current one stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkpoint {
+    /// The previous half is durable in the main file: the next switch may reuse it.
+    Idle,
+    /// Switched; the main file still needs its fsync.
+    Switched,
+    /// The checkpoint thread is running the main file's fsync.
+    Syncing,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Encoded records not yet written to the log.
+    buffer: Vec<u8>,
+    /// Offsets in `buffer` where records end (so batches split at record boundaries).
+    record_ends: Vec<usize>,
+    /// Records appended so far (the sequence number of the last one).
+    appended: u64,
+    /// Every record up to this sequence number is durable in the log.
+    durable: u64,
+    flushing: bool,
+    generation: u64,
+    next_batch: u64,
+    /// Next write position inside the current half.
+    pos: u64,
+    checkpoint: Checkpoint,
+    /// A checkpoint was asked for (size or time trigger, or on demand).
+    checkpoint_wanted: bool,
+    /// Records were appended since the last switch.
+    dirty_since_switch: bool,
+    last_switch: Instant,
+    shutdown: bool,
+}
+
+/// Counters for benchmarks and statistics.
+#[derive(Debug, Default)]
+pub(crate) struct LogCounters {
+    pub fsyncs: AtomicU64,
+    pub bytes: AtomicU64,
+    pub batches: AtomicU64,
+    pub checkpoints: AtomicU64,
+}
+
+/// The redo log shared by every column family of one database.
+#[derive(Debug)]
+pub(crate) struct Log {
+    file: Arc<dyn FileIo>,
+    main: Arc<dyn FileIo>,
+    config: LogConfig,
+    state: Mutex<State>,
+    changed: Condvar,
+    poisoned: AtomicBool,
+    pub counters: LogCounters,
+}
+
+/// Largest data chunk of one write record: keeps every record well inside a half.
+fn max_record_data(half_size: u64) -> usize {
+    (half_size / 8).max(512) as usize
+}
+
+impl Log {
+    /// A log whose next batch starts generation `generation` at the start of its half.
+    pub(crate) fn new(
+        file: Arc<dyn FileIo>,
+        main: Arc<dyn FileIo>,
+        config: LogConfig,
+        generation: u64,
+    ) -> Log {
+        Log {
+            file,
+            main,
+            config,
+            state: Mutex::new(State {
+                buffer: Vec::new(),
+                record_ends: Vec::new(),
+                appended: 0,
+                durable: 0,
+                flushing: false,
+                generation,
+                next_batch: 0,
+                pos: 0,
+                checkpoint: Checkpoint::Idle,
+                checkpoint_wanted: false,
+                dirty_since_switch: false,
+                last_switch: Instant::now(),
+                shutdown: false,
+            }),
+            changed: Condvar::new(),
+            poisoned: AtomicBool::new(false),
+            counters: LogCounters::default(),
+        }
+    }
+
+    fn check_poison(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn poison(&self, state: &mut MutexGuard<'_, State>) {
+        self.poisoned.store(true, Ordering::Release);
+        state.flushing = false;
+        self.changed.notify_all();
+    }
+
+    /// Appends a record. Call only after the change is written through to the main file.
+    pub(crate) fn append(&self, record: Record) -> Result<()> {
+        self.check_poison()?;
+        let mut state = self.state.lock();
+        let max = max_record_data(self.config.half_size);
+        match record {
+            Record::Write { offset, data } if data.len() > max => {
+                for (i, chunk) in data.chunks(max).enumerate() {
+                    let piece = Record::Write {
+                        offset: offset + (i * max) as u64,
+                        data: chunk.to_vec(),
+                    };
+                    push_record(&mut state, &piece);
+                }
+            }
+            record => push_record(&mut state, &record),
+        }
+        Ok(())
+    }
+
+    /// Returns once everything appended before the call is durable in the log.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let mut state = self.state.lock();
+        let target = state.appended;
+        loop {
+            self.check_poison()?;
+            if state.durable >= target {
+                return Ok(());
+            }
+            if state.flushing {
+                self.changed.wait(&mut state);
+                continue;
+            }
+            state = self.lead_flush(state)?;
+        }
+    }
+
+    /// Writes the whole buffer as batches and fdatasyncs the log. Called with the lock held and
+    /// `flushing` false; returns with the lock held again.
+    fn lead_flush<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+        state.flushing = true;
+        let buffer = std::mem::take(&mut state.buffer);
+        let ends = std::mem::take(&mut state.record_ends);
+        let upto = state.appended;
+        // Lay the records out as batches, switching halves when one fills.
+        let mut writes: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut start = 0usize;
+        let mut end_index = 0usize;
+        while start < buffer.len() {
+            let room =
+                self.config
+                    .half_size
+                    .saturating_sub(state.pos)
+                    .saturating_sub((BATCH_HEADER + BATCH_TRAILER) as u64) as usize;
+            // Take as many whole records as fit.
+            let mut stop = start;
+            while end_index < ends.len() && ends[end_index] - start <= room {
+                stop = ends[end_index];
+                end_index += 1;
+            }
+            if stop == start {
+                // Not even one record fits: move to the other half.
+                state = self.switch_for_space(state)?;
+                continue;
+            }
+            let mut batch = Vec::with_capacity(stop - start + BATCH_HEADER + BATCH_TRAILER);
+            encode_batch(
+                state.generation,
+                state.next_batch,
+                &buffer[start..stop],
+                &mut batch,
+            );
+            let half_index = state.generation % 2;
+            let at = LOG_HEADER_SIZE + half_index * self.config.half_size + state.pos;
+            state.pos += batch.len() as u64;
+            state.next_batch += 1;
+            writes.push((at, batch));
+            start = stop;
+        }
+        let wants_checkpoint = state.pos >= self.config.checkpoint_bytes;
+        drop(state);
+
+        let mut result = Ok(());
+        for (at, batch) in &writes {
+            if let Err(err) = self.file.write_at(*at, batch) {
+                result = Err(err);
+                break;
+            }
+            self.counters
+                .bytes
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
+        if result.is_ok() && !writes.is_empty() {
+            result = self.file.sync_data();
+            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .batches
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        }
+
+        let mut state = self.state.lock();
+        if let Err(err) = result {
+            // The log's tail is now unknown: never retry a failed fsync and carry on.
+            self.poison(&mut state);
+            return Err(err.into());
+        }
+        state.durable = state.durable.max(upto);
+        state.flushing = false;
+        if wants_checkpoint && state.checkpoint == Checkpoint::Idle {
+            state.checkpoint_wanted = true;
+        }
+        self.changed.notify_all();
+        Ok(state)
+    }
+
+    /// The current half is full: switch to the other one, waiting for the previous checkpoint's
+    /// main-file fsync if it is still running.
+    fn switch_for_space<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> Result<MutexGuard<'a, State>> {
+        loop {
+            self.check_poison()?;
+            match state.checkpoint {
+                Checkpoint::Idle => break,
+                // Do the pending main fsync here rather than wait for the checkpoint thread.
+                Checkpoint::Switched => state = self.sync_main(state)?,
+                Checkpoint::Syncing => self.changed.wait(&mut state),
+            }
+        }
+        self.check_poison()?;
+        self.switch(&mut state);
+        Ok(state)
+    }
+
+    /// Moves appends to the next generation in the other half. Requires `Checkpoint::Idle`.
+    fn switch(&self, state: &mut State) {
+        state.generation += 1;
+        state.next_batch = 0;
+        state.pos = 0;
+        state.checkpoint = Checkpoint::Switched;
+        state.checkpoint_wanted = false;
+        state.dirty_since_switch = false;
+        state.last_switch = Instant::now();
+        self.changed.notify_all();
+    }
+
+    /// Runs one checkpoint now: switch halves and fsync the main file. Returns when everything
+    /// written before the call is durable in the main file.
+    pub(crate) fn checkpoint(&self) -> Result<()> {
+        let mut state = self.state.lock();
+        // Finish a checkpoint already under way, then run a full one of our own.
+        loop {
+            self.check_poison()?;
+            match state.checkpoint {
+                Checkpoint::Idle if !state.flushing => break,
+                Checkpoint::Switched => {
+                    state = self.sync_main(state)?;
+                }
+                _ => self.changed.wait(&mut state),
+            }
+        }
+        self.switch(&mut state);
+        let state = self.sync_main(state)?;
+        drop(state);
+        Ok(())
+    }
+
+    /// After a final checkpoint with no writer left, starts each half with an empty batch of a
+    /// new generation, so the next open has nothing to replay. Generations keep increasing: a
+    /// reused one could let a stale batch of an earlier lap pass as a continuation.
+    pub(crate) fn seal(&self) -> Result<()> {
+        self.sync()?;
+        let mut state = self.state.lock();
+        while state.flushing || state.checkpoint != Checkpoint::Idle {
+            self.check_poison()?;
+            self.changed.wait(&mut state);
+        }
+        for _ in 0..2 {
+            state.generation += 1;
+            let mut batch = Vec::new();
+            encode_batch(state.generation, 0, &[], &mut batch);
+            let at = LOG_HEADER_SIZE + (state.generation % 2) * self.config.half_size;
+            let result = self
+                .file
+                .write_at(at, &batch)
+                .and_then(|()| self.file.sync_data());
+            if let Err(err) = result {
+                self.poison(&mut state);
+                return Err(err.into());
+            }
+            state.pos = batch.len() as u64;
+            state.next_batch = 1;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the main file for a switched checkpoint (state `Switched`).
+    fn sync_main<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+        state.checkpoint = Checkpoint::Syncing;
+        drop(state);
+        let result = self.main.sync_all();
+        let mut state = self.state.lock();
+        if let Err(err) = result {
+            self.poison(&mut state);
+            return Err(err.into());
+        }
+        state.checkpoint = Checkpoint::Idle;
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.changed.notify_all();
+        Ok(state)
+    }
+
+    /// Body of the background checkpoint thread: runs checkpoints when a half fills past the
+    /// size trigger, when a switch for space left a main fsync to do, or when the time trigger
+    /// fires. Returns on shutdown or poisoning.
+    pub(crate) fn run_checkpointer(&self) {
+        let mut state = self.state.lock();
+        loop {
+            if state.shutdown || self.poisoned.load(Ordering::Acquire) {
+                return;
+            }
+            match state.checkpoint {
+                Checkpoint::Switched => match self.sync_main(state) {
+                    Ok(next) => state = next,
+                    Err(_) => return,
+                },
+                Checkpoint::Idle if !state.flushing && self.time_or_size_trigger(&state) => {
+                    self.switch(&mut state);
+                }
+                _ => {
+                    let timeout = self
+                        .config
+                        .checkpoint_interval
+                        .unwrap_or(Duration::from_secs(3600));
+                    self.changed.wait_for(&mut state, timeout);
+                }
+            }
+        }
+    }
+
+    fn time_or_size_trigger(&self, state: &State) -> bool {
+        if state.checkpoint_wanted {
+            return true;
+        }
+        match self.config.checkpoint_interval {
+            Some(interval) => state.dirty_since_switch && state.last_switch.elapsed() >= interval,
+            None => false,
+        }
+    }
+
+    /// Stops the checkpoint thread.
+    pub(crate) fn shut_down(&self) {
+        let mut state = self.state.lock();
+        state.shutdown = true;
+        self.changed.notify_all();
+    }
+}
+
+fn push_record(state: &mut State, record: &Record) {
+    record.encode_into(&mut state.buffer);
+    state.record_ends.push(state.buffer.len());
+    state.appended += 1;
+    state.dirty_since_switch = true;
+}
