@@ -24,17 +24,31 @@ const CACHE: usize = 64 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Engine {
     Quiver,
+    QuiverNoWal,
     RedbOneFile,
     RedbManyFiles,
 }
 
 impl Engine {
-    const ALL: [Engine; 3] = [Engine::Quiver, Engine::RedbOneFile, Engine::RedbManyFiles];
+    const ALL: [Engine; 4] = [
+        Engine::Quiver,
+        Engine::QuiverNoWal,
+        Engine::RedbOneFile,
+        Engine::RedbManyFiles,
+    ];
     fn name(self) -> &'static str {
         match self {
-            Engine::Quiver => "quiver",
+            Engine::Quiver | Engine::QuiverNoWal => "quiver",
             Engine::RedbOneFile => "redb-one-file",
             Engine::RedbManyFiles => "redb-many-files",
+        }
+    }
+    /// Whether the engine runs with quiver's write-ahead log (`None`: not a quiver engine).
+    fn wal(self) -> Option<bool> {
+        match self {
+            Engine::Quiver => Some(true),
+            Engine::QuiverNoWal => Some(false),
+            _ => None,
         }
     }
 }
@@ -124,9 +138,10 @@ fn redb_file(path: &Path) -> redb::Database {
 fn measure(engine: Engine, config: Config, duration: Duration) -> (f64, Option<u64>) {
     let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
     match engine {
-        Engine::Quiver => {
+        Engine::Quiver | Engine::QuiverNoWal => {
             let db = Builder::new()
                 .set_cache_size(CACHE)
+                .set_wal(engine == Engine::Quiver)
                 .open(dir.path().join("bench.qvr"))
                 .expect("open");
             let families: Vec<_> = (0..config.threads)
@@ -188,7 +203,7 @@ fn main() {
         }
     }
     let mut samples: BTreeMap<(Config, Engine), Vec<f64>> = BTreeMap::new();
-    let mut metadata_commits: BTreeMap<Config, Vec<f64>> = BTreeMap::new();
+    let mut metadata_commits: BTreeMap<(Config, Engine), Vec<f64>> = BTreeMap::new();
     for rep in 0..reps {
         for &config in &configs {
             // Rotate the engine order each repetition so none always runs first.
@@ -197,8 +212,7 @@ fn main() {
                 let (rate, meta) = measure(engine, config, duration);
                 samples.entry((config, engine)).or_default().push(rate);
                 if let Some(meta) = meta {
-                    metadata_commits
-                        .entry(config)
+                    metadata_commits.entry((config, engine))
                         .or_default()
                         .push(meta as f64);
                 }
@@ -220,7 +234,10 @@ fn main() {
                 "commits_per_s": (rate * 10.0).round() / 10.0,
                 "reps": values.len(),
             });
-            if let Some(meta) = metadata_commits.get_mut(&config) {
+            if let Some(wal) = engine.wal() {
+                line["wal"] = json!(wal);
+            }
+            if let Some(meta) = metadata_commits.get_mut(&(config, engine)) {
                 line["metadata_commits_per_run"] = json!(median(meta));
             }
             println!("{line}");
@@ -228,22 +245,17 @@ fn main() {
     }
     if !json {
         println!(
-            "{:<10} {:>4} {:>7} {:>12} {:>14} {:>16} {:>9} {:>9}",
-            "durability",
-            "keys",
-            "threads",
-            "quiver",
-            "redb-one-file",
-            "redb-many-files",
-            "q/one",
-            "q/many"
+            "{:<10} {:>4} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
+            "durability", "keys", "threads", "quiver", "no-wal", "redb-one", "redb-many", "q/one", "q/many"
         );
     }
     for config in configs {
         let q = rates[&(config, Engine::Quiver)];
+        let no_wal = rates[&(config, Engine::QuiverNoWal)];
         let one = rates[&(config, Engine::RedbOneFile)];
         let many = rates[&(config, Engine::RedbManyFiles)];
         let durability = if config.durable { "immediate" } else { "none" };
+        let ratio = |a: f64, b: f64| (a / b * 1000.0).round() / 1000.0;
         if json {
             println!(
                 "{}",
@@ -252,17 +264,20 @@ fn main() {
                     "threads": config.threads,
                     "durability": durability,
                     "keys_per_txn": config.keys_per_txn,
-                    "quiver_over_redb_one_file": (q / one * 1000.0).round() / 1000.0,
-                    "quiver_over_redb_many_files": (q / many * 1000.0).round() / 1000.0,
+                    "quiver_over_redb_one_file": ratio(q, one),
+                    "quiver_over_redb_many_files": ratio(q, many),
+                    "quiver_no_wal_over_redb_one_file": ratio(no_wal, one),
+                    "quiver_no_wal_over_redb_many_files": ratio(no_wal, many),
                 })
             );
         } else {
             println!(
-                "{:<10} {:>4} {:>7} {:>12.0} {:>14.0} {:>16.0} {:>9.2} {:>9.2}",
+                "{:<10} {:>4} {:>7} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2} {:>7.2}",
                 durability,
                 config.keys_per_txn,
                 config.threads,
                 q,
+                no_wal,
                 one,
                 many,
                 q / one,
