@@ -212,7 +212,8 @@ fn main() {
                 let (rate, meta) = measure(engine, config, duration);
                 samples.entry((config, engine)).or_default().push(rate);
                 if let Some(meta) = meta {
-                    metadata_commits.entry((config, engine))
+                    metadata_commits
+                        .entry((config, engine))
                         .or_default()
                         .push(meta as f64);
                 }
@@ -246,7 +247,15 @@ fn main() {
     if !json {
         println!(
             "{:<10} {:>4} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
-            "durability", "keys", "threads", "quiver", "no-wal", "redb-one", "redb-many", "q/one", "q/many"
+            "durability",
+            "keys",
+            "threads",
+            "quiver",
+            "no-wal",
+            "redb-one",
+            "redb-many",
+            "q/one",
+            "q/many"
         );
     }
     for config in configs {

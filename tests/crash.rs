@@ -14,7 +14,7 @@
 //! A mutation check runs the same workload on a disk that skips syncs and asserts that the
 //! checks catch it, so the harness is shown able to fail.
 
-use quiver::testing::{CrashReport, Faults, SimDisk, explore_crashes};
+use quiver::testing::{CrashKind, CrashReport, Faults, SimDisk, explore_crashes};
 use quiver::{
     Builder, Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
@@ -25,13 +25,32 @@ use std::collections::BTreeMap;
 const ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("rows");
 const COMMITS: TableDefinition<u64, u64> = TableDefinition::new("commits");
 
+/// Plain container, or container with the write-ahead log in a second file of the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    Wal,
+}
+
 fn builder() -> Builder {
     let mut builder = Builder::new();
     builder
         .set_cache_size(1 << 20)
         .set_initial_segment_size(4096)
-        .set_max_segment_growth(32 << 10);
+        .set_max_segment_growth(32 << 10)
+        // Small halves and a low trigger: the log switches halves every few commits and
+        // background checkpoints run throughout the workload.
+        .set_log_size(256 << 10)
+        .set_checkpoint_bytes(48 << 10)
+        .set_checkpoint_interval(None);
     builder
+}
+
+fn open(disk: &SimDisk, mode: Mode) -> quiver::Result<Database> {
+    match mode {
+        Mode::Plain => builder().open_file(disk.file()),
+        Mode::Wal => builder().open_with_log(disk.file_at(0), disk.file_at(1)),
+    }
 }
 
 /// Deterministic row contents, so the checker can recompute them.
@@ -63,9 +82,9 @@ struct Event {
     end: usize,
 }
 
-fn run_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<Event> {
+fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mode: Mode) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut db = builder().open_file(disk.file()).expect("open");
+    let mut db = open(disk, mode).expect("open");
     let mut events = Vec::new();
     let mut live: Vec<String> = Vec::new();
     let mut commit_numbers: BTreeMap<String, u64> = BTreeMap::new();
@@ -85,7 +104,10 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<Event> {
             Action::Delete(name)
         } else if roll < 17 {
             db.close().expect("close");
-            db = builder().open_file(disk.file()).expect("reopen");
+            db = open(disk, mode).expect("reopen");
+            continue;
+        } else if roll < 21 && mode == Mode::Wal {
+            db.checkpoint().expect("checkpoint");
             continue;
         } else {
             let name = live[rng.random_range(0..live.len())].clone();
@@ -128,7 +150,7 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<Event> {
         });
     }
     // Leave the database open: the trace ends as if the power went out now.
-    std::mem::forget(db);
+    db.abandon();
     events
 }
 
@@ -246,24 +268,23 @@ fn check_column_family(
 /// Opens an image and checks it. Every `recovery_every`-th image also has its recovery crashed
 /// at a few points, and each of those images is checked too.
 fn check_image(
-    image: Vec<u8>,
+    images: Vec<Vec<u8>>,
     at: usize,
     events: &[Event],
     rng: &mut StdRng,
     crash_recovery: bool,
     nested_images: &mut usize,
+    mode: Mode,
 ) -> Result<(), String> {
-    let disk = SimDisk::from_image(image);
-    let db = builder()
-        .open_file(disk.file())
-        .map_err(|e| format!("open failed: {e}"))?;
+    let disk = SimDisk::from_images(images);
+    let db = open(&disk, mode).map_err(|e| format!("open failed: {e}"))?;
     check_against_model(&db, events, at)?;
     if !crash_recovery {
         return Ok(());
     }
     // Power fails again while recovery is writing (redb repairs on open): the result must
     // still satisfy the same model.
-    std::mem::forget(db);
+    db.abandon();
     let trace = disk.crash_images();
     let len = trace.len();
     drop(trace);
@@ -271,22 +292,21 @@ fn check_image(
     points.sort_unstable();
     let mut images = disk.crash_images();
     for point in points {
-        let kind = quiver::testing::CrashKind::ALL[rng.random_range(0..4)];
+        let kind = CrashKind::ALL[rng.random_range(0..4)];
         let image = images.image(point, kind, rng);
         *nested_images += 1;
-        let disk = SimDisk::from_image(image);
-        let db = builder()
-            .open_file(disk.file())
-            .map_err(|e| format!("open after crashed recovery failed: {e}"))?;
+        let disk = SimDisk::from_images(image);
+        let db =
+            open(&disk, mode).map_err(|e| format!("open after crashed recovery failed: {e}"))?;
         check_against_model(&db, events, at).map_err(|e| format!("after crashed recovery: {e}"))?;
     }
     Ok(())
 }
 
-fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize) -> CrashReport {
+fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize, mode: Mode) -> CrashReport {
     let disk = SimDisk::new();
     disk.set_faults(faults);
-    let events = run_workload(&disk, seed, steps);
+    let events = run_workload(&disk, seed, steps, mode);
     disk.set_faults(Faults::default());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut check_rng = StdRng::seed_from_u64(seed ^ 0xc0ffee);
@@ -308,6 +328,7 @@ fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize) -> CrashR
                 &mut check_rng,
                 crash_recovery,
                 &mut nested,
+                mode,
             )
         },
     );
@@ -338,10 +359,10 @@ fn soak_factor() -> usize {
 
 /// Explores `count` workloads (times `QUIVER_SOAK`) starting at seed `first`; returns how many
 /// images were checked, failing on the first violation.
-fn explore_seeds(first: u64, count: u64, steps: usize, max_points: usize) -> usize {
+fn explore_seeds(mode: Mode, first: u64, count: u64, steps: usize, max_points: usize) -> usize {
     let mut total = CrashReport::default();
     for seed in first..first + count * soak_factor() as u64 {
-        let report = explore(seed, steps, Faults::default(), max_points);
+        let report = explore(seed, steps, Faults::default(), max_points, mode);
         assert_clean(&report, &format!("seed {seed}"));
         total.merge(report);
     }
@@ -350,13 +371,13 @@ fn explore_seeds(first: u64, count: u64, steps: usize, max_points: usize) -> usi
 
 #[test]
 fn every_crash_image_of_a_mixed_workload_recovers_to_an_acknowledged_state() {
-    let images = explore_seeds(0, 2, 40, 400);
+    let images = explore_seeds(Mode::Plain, 0, 2, 40, 400);
     assert!(images >= 1000, "only {images} images");
 }
 
 #[test]
 fn crash_images_of_growth_heavy_workloads_recover() {
-    let images = explore_seeds(100, 2, 70, 350);
+    let images = explore_seeds(Mode::Plain, 100, 2, 70, 350);
     assert!(images >= 1000, "only {images} images");
 }
 
@@ -372,6 +393,7 @@ fn the_crash_checks_catch_a_disk_that_skips_syncs() {
             ..Faults::default()
         },
         300,
+        Mode::Plain,
     );
     eprintln!(
         "mutant: {} of {} crash images flagged",
@@ -382,4 +404,62 @@ fn the_crash_checks_catch_a_disk_that_skips_syncs() {
         !report.violations.is_empty(),
         "the crash checks accepted every image of a disk that skips syncs"
     );
+}
+
+#[test]
+fn with_the_log_every_crash_image_recovers_to_an_acknowledged_state() {
+    let images = explore_seeds(Mode::Wal, 200, 3, 50, 500);
+    assert!(images >= 2500, "only {images} images");
+}
+
+#[test]
+fn with_the_log_growth_heavy_workloads_survive_crashes_during_checkpoints() {
+    let images = explore_seeds(Mode::Wal, 300, 2, 80, 500);
+    assert!(images >= 2500, "only {images} images");
+}
+
+#[test]
+fn with_the_log_a_crash_at_every_point_of_recovery_still_recovers() {
+    // Recovery writes too (replay, main fsync, retiring both halves, redb's own repair on open).
+    // For crash images spread over a workload, crash each one's recovery at every operation,
+    // with every crash kind, and check the result against the same model.
+    let disk = SimDisk::new();
+    let events = run_workload(&disk, 300, 80, Mode::Wal);
+    // Outer crash points: right after commits were acknowledged, keeping every unsynced write,
+    // so both halves of the log hold records when recovery starts.
+    let acknowledged: Vec<usize> = events
+        .iter()
+        .filter(|e| matches!(e.action, Action::Commit { durable: true, .. }))
+        .map(|e| e.end)
+        .collect();
+    let picks: Vec<usize> = (0..16)
+        .map(|k| acknowledged[k * acknowledged.len() / 16])
+        .collect();
+    let mut rng = StdRng::seed_from_u64(300);
+    let mut outer = disk.crash_images();
+    let mut checked = 0;
+    for at in picks {
+        let images = outer.image(at, CrashKind::KeepAll, &mut rng);
+        let first = SimDisk::from_images(images);
+        let db = open(&first, Mode::Wal).expect("first recovery");
+        check_against_model(&db, &events, at).expect("first recovery matches the model");
+        db.abandon();
+        let mut nested = first.crash_images();
+        for point in 0..=first.op_count() {
+            for kind in CrashKind::ALL {
+                let image = nested.image(point, kind, &mut rng);
+                let disk = SimDisk::from_images(image);
+                let db = open(&disk, Mode::Wal).unwrap_or_else(|e| {
+                    panic!("crash at {at}, recovery crashed at {point} ({kind:?}): open: {e}")
+                });
+                if let Err(msg) = check_against_model(&db, &events, at) {
+                    panic!("crash at {at}, recovery crashed at {point} ({kind:?}): {msg}");
+                }
+                db.abandon();
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("crashed recoveries: {checked} images checked");
+    assert!(checked >= 1000, "only {checked} images");
 }

@@ -286,7 +286,7 @@ impl Database {
         if let Some(wal) = &self.wal {
             // Leave a main file that needs no replay, then stop the checkpoint thread.
             if first_error.is_none()
-                && let Err(err) = wal.log.checkpoint().and_then(|()| wal.log.seal())
+                && let Err(err) = wal.log.checkpoint()
             {
                 first_error.get_or_insert(err);
             }
@@ -313,6 +313,16 @@ impl Database {
             Some(wal) => wal.log.checkpoint(),
             None => Ok(()),
         }
+    }
+
+    /// Drops the database as if the process had died: the checkpoint thread stops, nothing is
+    /// closed, flushed or synced, and memory is leaked. For crash tests only.
+    #[cfg(feature = "testing")]
+    pub fn abandon(self) {
+        if let Some(wal) = &self.wal {
+            wal.stop();
+        }
+        std::mem::forget(self);
     }
 
     /// Counters of the write-ahead log, or `None` when it is off.

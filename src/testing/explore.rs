@@ -37,8 +37,8 @@ impl CrashReport {
 /// the trace is shorter; otherwise evenly spread), plus every point right before and after a
 /// sync and every point in `must_check` (pass the points where the workload received
 /// acknowledgements: a crash right after one is where a missing sync shows). At each point every [`CrashKind`] is tried whose result can differ (`DropAll` alone
-/// when nothing is pending). A panic inside `check` counts as a violation. `check` gets the image and the crash point and returns an error
-/// message for a violation.
+/// when nothing is pending). A panic inside `check` counts as a violation. `check` gets the images
+/// (one per file of the disk) and the crash point and returns an error message for a violation.
 ///
 /// ```
 /// use quiver::io::FileIo;
@@ -49,7 +49,7 @@ impl CrashReport {
 /// file.sync_data()?;
 /// let mut rng = rand::rng();
 /// let report = explore_crashes(&disk, 100, &[], &mut rng, |image, at| {
-///     if at >= 2 && &image[..2] != b"ok" { Err("lost a synced write".into()) } else { Ok(()) }
+///     if at >= 2 && &image[0][..2] != b"ok" { Err("lost a synced write".into()) } else { Ok(()) }
 /// });
 /// assert!(report.violations.is_empty());
 /// assert!(report.images >= 3);
@@ -60,7 +60,7 @@ pub fn explore_crashes(
     max_points: usize,
     must_check: &[usize],
     rng: &mut impl Rng,
-    mut check: impl FnMut(Vec<u8>, usize) -> Result<(), String>,
+    mut check: impl FnMut(Vec<Vec<u8>>, usize) -> Result<(), String>,
 ) -> CrashReport {
     let mut images = disk.crash_images();
     let total = images.len();
@@ -75,7 +75,7 @@ pub fn explore_crashes(
     // Points next to syncs are where acknowledgements happen: always include them.
     let ops = disk.ops();
     for (i, op) in ops.iter().enumerate() {
-        if *op == crate::testing::Op::Sync {
+        if op.is_sync() {
             points.extend([i, i + 1]);
         }
     }

@@ -13,4 +13,4 @@ mod explore;
 mod sim_disk;
 
 pub use explore::{CrashReport, Violation, explore_crashes};
-pub use sim_disk::{CrashImages, CrashKind, Faults, Op, SECTOR, SimDisk, SimFile};
+pub use sim_disk::{CrashImages, CrashKind, Faults, Op, OpKind, SECTOR, SimDisk, SimFile};

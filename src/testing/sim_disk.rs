@@ -1,9 +1,11 @@
-//! An in-memory file that records every write, length change and sync, and builds the images a
-//! power loss could leave behind.
+//! An in-memory disk of one or more files that records every write, length change and sync, in
+//! one global order, and builds the images a power loss could leave behind.
 //!
-//! The crash model is that of a real disk with a volatile cache: everything before the last
-//! completed sync survives; of the operations after it, any subset may have reached the media,
-//! in any order, and a write may be torn (at sector granularity, or at an arbitrary byte).
+//! The crash model is that of a real disk with a volatile cache, per file: everything a file had
+//! before its last completed sync survives; of that file's operations after it, any subset may
+//! have reached the media, in any order, and a write may be torn (at sector granularity, or at an
+//! arbitrary byte). A crash point is one instant across all files, so a database's main file and
+//! its log are crashed together.
 
 use crate::io::FileIo;
 use parking_lot::Mutex;
@@ -15,9 +17,9 @@ use std::sync::Arc;
 /// Sector size used for sector-granularity tears.
 pub const SECTOR: usize = 512;
 
-/// One recorded operation.
+/// What one recorded operation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
+pub enum OpKind {
     /// A write of `data` at `offset`.
     Write {
         /// Where.
@@ -31,7 +33,23 @@ pub enum Op {
     Sync,
 }
 
-/// Which kind of crash image to build from the operations after the last sync.
+/// One recorded operation and the file it was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    /// Index of the file (0 for [`SimDisk::file`]).
+    pub file: usize,
+    /// What it did.
+    pub kind: OpKind,
+}
+
+impl Op {
+    /// Whether this is a completed sync.
+    pub fn is_sync(&self) -> bool {
+        self.kind == OpKind::Sync
+    }
+}
+
+/// Which kind of crash image to build from the operations after each file's last sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrashKind {
     /// None of them reached the media.
@@ -60,27 +78,40 @@ pub struct Faults {
     /// Acknowledge every `n`-th sync without doing it (a broken disk or backend): used to prove
     /// that the crash checks can fail.
     pub skip_every_nth_sync: Option<u64>,
-    /// Fail the operation with this ordinal (counting writes, length changes and syncs from 0)
-    /// with an I/O error, and every later one too (a dead disk).
+    /// Fail the operation with this ordinal (counting writes, length changes and syncs on every
+    /// file from 0) with an I/O error, and every later one too (a dead disk).
     pub fail_from_op: Option<u64>,
     /// Fail the sync with this ordinal (counting syncs from 0) and every later sync, while
     /// writes keep succeeding (a disk whose cache cannot be flushed).
     pub fail_syncs_from: Option<u64>,
 }
 
-#[derive(Debug, Default)]
-struct State {
+#[derive(Debug, Default, Clone)]
+struct FileImage {
     /// The image the trace starts from (treated as durable).
     base: Vec<u8>,
     /// What reads see: `base` with every operation applied.
     current: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    files: Vec<FileImage>,
     ops: Vec<Op>,
     syncs_seen: u64,
     ops_seen: u64,
     faults: Faults,
 }
 
-/// A simulated disk holding one file. Clones share the same disk.
+impl State {
+    fn ensure(&mut self, file: usize) {
+        if self.files.len() <= file {
+            self.files.resize(file + 1, FileImage::default());
+        }
+    }
+}
+
+/// A simulated disk. Clones share the same disk.
 ///
 /// ```
 /// use quiver::io::FileIo;
@@ -92,8 +123,8 @@ struct State {
 /// file.sync_data()?;
 /// file.write_at(0, b"lost!!!")?;
 /// let mut rng = rand::rng();
-/// let image = disk.crash_image(disk.op_count(), CrashKind::DropAll, &mut rng);
-/// assert_eq!(&image[..7], b"durable");
+/// let images = disk.crash_image(disk.op_count(), CrashKind::DropAll, &mut rng);
+/// assert_eq!(&images[0][..7], b"durable");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -101,10 +132,11 @@ pub struct SimDisk {
     state: Arc<Mutex<State>>,
 }
 
-/// The [`FileIo`] view of a [`SimDisk`].
+/// The [`FileIo`] view of one file of a [`SimDisk`].
 #[derive(Debug, Clone)]
 pub struct SimFile {
     state: Arc<Mutex<State>>,
+    index: usize,
 }
 
 impl SimDisk {
@@ -113,16 +145,32 @@ impl SimDisk {
         SimDisk::default()
     }
 
-    /// A disk whose file starts as `image` (durable).
+    /// A disk whose file 0 starts as `image` (durable).
     ///
     /// ```
     /// let disk = quiver::testing::SimDisk::from_image(vec![1, 2, 3]);
     /// assert_eq!(disk.contents(), vec![1, 2, 3]);
     /// ```
     pub fn from_image(image: Vec<u8>) -> SimDisk {
+        SimDisk::from_images(vec![image])
+    }
+
+    /// A disk whose files start as `images` (durable), file 0 first.
+    ///
+    /// ```
+    /// let disk = quiver::testing::SimDisk::from_images(vec![vec![1], vec![2, 2]]);
+    /// assert_eq!(disk.contents_of(1), vec![2, 2]);
+    /// ```
+    pub fn from_images(images: Vec<Vec<u8>>) -> SimDisk {
+        let files = images
+            .into_iter()
+            .map(|image| FileImage {
+                base: image.clone(),
+                current: image,
+            })
+            .collect();
         let state = State {
-            base: image.clone(),
-            current: image,
+            files,
             ..State::default()
         };
         SimDisk {
@@ -130,10 +178,17 @@ impl SimDisk {
         }
     }
 
-    /// A file handle on this disk.
+    /// A handle on file 0.
     pub fn file(&self) -> SimFile {
+        self.file_at(0)
+    }
+
+    /// A handle on file `index` (created empty if new).
+    pub fn file_at(&self, index: usize) -> SimFile {
+        self.state.lock().ensure(index);
         SimFile {
             state: self.state.clone(),
+            index,
         }
     }
 
@@ -154,9 +209,25 @@ impl SimDisk {
         self.state.lock().ops.len()
     }
 
-    /// The file as reads currently see it.
+    /// File 0 as reads currently see it.
     pub fn contents(&self) -> Vec<u8> {
-        self.state.lock().current.clone()
+        self.contents_of(0)
+    }
+
+    /// File `index` as reads currently see it.
+    pub fn contents_of(&self, index: usize) -> Vec<u8> {
+        let state = self.state.lock();
+        state
+            .files
+            .get(index)
+            .map(|f| f.current.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every file as reads currently see it.
+    pub fn all_contents(&self) -> Vec<Vec<u8>> {
+        let state = self.state.lock();
+        state.files.iter().map(|f| f.current.clone()).collect()
     }
 
     /// A copy of the recorded operations.
@@ -164,11 +235,10 @@ impl SimDisk {
         self.state.lock().ops.clone()
     }
 
-    /// The image a power loss right after operation `at` (exclusive) would leave.
-    pub fn crash_image(&self, at: usize, kind: CrashKind, rng: &mut impl Rng) -> Vec<u8> {
-        let state = self.state.lock();
-        let mut images = CrashImages::new(state.base.clone(), &state.ops);
-        images.image(at, kind, rng)
+    /// The images (one per file) a power loss right after operation `at` (exclusive) would
+    /// leave.
+    pub fn crash_image(&self, at: usize, kind: CrashKind, rng: &mut impl Rng) -> Vec<Vec<u8>> {
+        self.crash_images().image(at, kind, rng)
     }
 
     /// Builds crash images at increasing crash points without replaying the whole trace each
@@ -183,13 +253,17 @@ impl SimDisk {
     /// file.sync_data()?;
     /// let mut images = disk.crash_images();
     /// let mut rng = rand::rng();
-    /// assert_eq!(images.image(0, CrashKind::DropAll, &mut rng), Vec::<u8>::new());
-    /// assert_eq!(images.image(2, CrashKind::DropAll, &mut rng), vec![7; 4]);
+    /// assert_eq!(images.image(0, CrashKind::DropAll, &mut rng), vec![Vec::<u8>::new()]);
+    /// assert_eq!(images.image(2, CrashKind::DropAll, &mut rng), vec![vec![7; 4]]);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn crash_images(&self) -> CrashImages {
         let state = self.state.lock();
-        CrashImages::new(state.base.clone(), &state.ops)
+        CrashImages {
+            ops: state.ops.clone(),
+            durable: state.files.iter().map(|f| f.base.clone()).collect(),
+            applied: vec![0; state.files.len()],
+        }
     }
 }
 
@@ -197,20 +271,13 @@ impl SimDisk {
 #[derive(Debug)]
 pub struct CrashImages {
     ops: Vec<Op>,
-    durable: Vec<u8>,
-    /// Operations before this index are applied to `durable`.
-    applied: usize,
+    /// Durable image of each file.
+    durable: Vec<Vec<u8>>,
+    /// For each file, operations before this index are applied to `durable`.
+    applied: Vec<usize>,
 }
 
 impl CrashImages {
-    fn new(base: Vec<u8>, ops: &[Op]) -> CrashImages {
-        CrashImages {
-            ops: ops.to_vec(),
-            durable: base,
-            applied: 0,
-        }
-    }
-
     /// Number of operations in the trace.
     pub fn len(&self) -> usize {
         self.ops.len()
@@ -221,49 +288,73 @@ impl CrashImages {
         self.ops.is_empty()
     }
 
-    /// How many operations after the last sync before `at` could be lost.
-    pub fn pending_at(&self, at: usize) -> usize {
-        let at = at.min(self.ops.len());
-        let last_sync = self.ops[..at].iter().rposition(|op| *op == Op::Sync);
-        let start = last_sync.map_or(0, |i| i + 1);
-        at - start
+    /// Index just past the last sync of `file` before `at` (0 if none).
+    fn durable_end(&self, file: usize, at: usize) -> usize {
+        self.ops[..at]
+            .iter()
+            .rposition(|op| op.file == file && op.is_sync())
+            .map_or(0, |i| i + 1)
     }
 
-    /// The image after a crash following the first `at` operations. Crash points must not
-    /// decrease between calls.
-    pub fn image(&mut self, at: usize, kind: CrashKind, rng: &mut impl Rng) -> Vec<u8> {
+    /// How many operations, over all files, could be lost by a crash at `at`.
+    pub fn pending_at(&self, at: usize) -> usize {
         let at = at.min(self.ops.len());
-        let last_sync = self.ops[..at].iter().rposition(|op| *op == Op::Sync);
-        let durable_end = last_sync.map_or(0, |i| i + 1);
-        assert!(
-            durable_end >= self.applied,
-            "crash points must be visited in increasing order"
-        );
-        for op in &self.ops[self.applied..durable_end] {
-            apply(&mut self.durable, op);
-        }
-        self.applied = durable_end;
+        (0..self.durable.len())
+            .map(|file| {
+                let start = self.durable_end(file, at);
+                self.ops[start..at]
+                    .iter()
+                    .filter(|op| op.file == file)
+                    .count()
+            })
+            .sum()
+    }
 
-        let mut image = self.durable.clone();
-        let pending = &self.ops[durable_end..at];
-        match kind {
-            CrashKind::DropAll => {}
-            CrashKind::KeepAll => pending.iter().for_each(|op| apply(&mut image, op)),
-            CrashKind::TornSectors | CrashKind::TornBytes => {
-                let mut chosen: Vec<&Op> =
-                    pending.iter().filter(|_| rng.random_bool(0.5)).collect();
-                chosen.shuffle(rng);
-                for op in chosen {
-                    match op {
-                        Op::Write { offset, data } if rng.random_bool(0.3) => {
-                            torn_write(&mut image, *offset, data, kind, rng)
+    /// The images (one per file) after a crash following the first `at` operations. Crash
+    /// points must not decrease between calls.
+    pub fn image(&mut self, at: usize, kind: CrashKind, rng: &mut impl Rng) -> Vec<Vec<u8>> {
+        let at = at.min(self.ops.len());
+        let mut images = Vec::with_capacity(self.durable.len());
+        for file in 0..self.durable.len() {
+            let durable_end = self.durable_end(file, at);
+            assert!(
+                durable_end >= self.applied[file],
+                "crash points must be visited in increasing order"
+            );
+            for op in &self.ops[self.applied[file]..durable_end] {
+                if op.file == file {
+                    apply(&mut self.durable[file], &op.kind);
+                }
+            }
+            self.applied[file] = durable_end;
+            let mut image = self.durable[file].clone();
+            let pending: Vec<&OpKind> = self.ops[durable_end..at]
+                .iter()
+                .filter(|op| op.file == file)
+                .map(|op| &op.kind)
+                .collect();
+            match kind {
+                CrashKind::DropAll => {}
+                CrashKind::KeepAll => pending.iter().for_each(|op| apply(&mut image, op)),
+                CrashKind::TornSectors | CrashKind::TornBytes => {
+                    let mut chosen: Vec<&OpKind> = pending
+                        .into_iter()
+                        .filter(|_| rng.random_bool(0.5))
+                        .collect();
+                    chosen.shuffle(rng);
+                    for op in chosen {
+                        match op {
+                            OpKind::Write { offset, data } if rng.random_bool(0.3) => {
+                                torn_write(&mut image, *offset, data, kind, rng)
+                            }
+                            other => apply(&mut image, other),
                         }
-                        other => apply(&mut image, other),
                     }
                 }
             }
+            images.push(image);
         }
-        image
+        images
     }
 }
 
@@ -280,7 +371,7 @@ fn torn_write(image: &mut Vec<u8>, offset: u64, data: &[u8], kind: CrashKind, rn
         let sector_end = (abs / SECTOR + 1) * SECTOR;
         let n = (sector_end - abs).min(data.len() - pos);
         if rng.random_bool(0.5) {
-            write_into(image, (abs) as u64, &data[pos..pos + n]);
+            write_into(image, abs as u64, &data[pos..pos + n]);
         }
         pos += n;
     }
@@ -295,11 +386,11 @@ fn write_into(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
     image[start..end].copy_from_slice(data);
 }
 
-fn apply(image: &mut Vec<u8>, op: &Op) {
+fn apply(image: &mut Vec<u8>, op: &OpKind) {
     match op {
-        Op::Write { offset, data } => write_into(image, *offset, data),
-        Op::SetLen(len) => image.resize(*len as usize, 0),
-        Op::Sync => {}
+        OpKind::Write { offset, data } => write_into(image, *offset, data),
+        OpKind::SetLen(len) => image.resize(*len as usize, 0),
+        OpKind::Sync => {}
     }
 }
 
@@ -314,6 +405,13 @@ impl SimFile {
             ))),
             _ => Ok(()),
         }
+    }
+
+    fn record(&self, state: &mut State, kind: OpKind) {
+        state.ops.push(Op {
+            file: self.index,
+            kind,
+        });
     }
 
     fn sync(&self) -> io::Result<()> {
@@ -336,22 +434,23 @@ impl SimFile {
         {
             return Ok(());
         }
-        state.ops.push(Op::Sync);
+        self.record(&mut state, OpKind::Sync);
         Ok(())
     }
 }
 
 impl FileIo for SimFile {
     fn len(&self) -> io::Result<u64> {
-        Ok(self.state.lock().current.len() as u64)
+        Ok(self.state.lock().files[self.index].current.len() as u64)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let state = self.state.lock();
-        let start = (offset as usize).min(state.current.len());
-        let end = (offset as usize + buf.len()).min(state.current.len());
+        let current = &state.files[self.index].current;
+        let start = (offset as usize).min(current.len());
+        let end = (offset as usize + buf.len()).min(current.len());
         let n = end - start;
-        buf[..n].copy_from_slice(&state.current[start..end]);
+        buf[..n].copy_from_slice(&current[start..end]);
         buf[n..].fill(0);
         Ok(())
     }
@@ -359,19 +458,22 @@ impl FileIo for SimFile {
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock();
         Self::admit(&mut state)?;
-        write_into(&mut state.current, offset, data);
-        state.ops.push(Op::Write {
-            offset,
-            data: data.to_vec(),
-        });
+        write_into(&mut state.files[self.index].current, offset, data);
+        self.record(
+            &mut state,
+            OpKind::Write {
+                offset,
+                data: data.to_vec(),
+            },
+        );
         Ok(())
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         let mut state = self.state.lock();
         Self::admit(&mut state)?;
-        state.current.resize(len as usize, 0);
-        state.ops.push(Op::SetLen(len));
+        state.files[self.index].current.resize(len as usize, 0);
+        self.record(&mut state, OpKind::SetLen(len));
         Ok(())
     }
 
@@ -401,7 +503,7 @@ mod tests {
         let mut seen_torn = false;
         for _ in 0..200 {
             for kind in CrashKind::ALL {
-                let image = disk.crash_image(disk.op_count(), kind, &mut rng);
+                let image = disk.crash_image(disk.op_count(), kind, &mut rng).remove(0);
                 assert_eq!(image.len(), 1024);
                 assert!(image.iter().all(|&b| b == 1 || b == 2));
                 match kind {
@@ -415,6 +517,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_covers_only_its_own_file() {
+        let disk = SimDisk::new();
+        let (main, log) = (disk.file_at(0), disk.file_at(1));
+        main.write_at(0, b"main").unwrap();
+        log.write_at(0, b"log").unwrap();
+        log.sync_data().unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let images = disk.crash_image(disk.op_count(), CrashKind::DropAll, &mut rng);
+        assert_eq!(images, vec![Vec::new(), b"log".to_vec()]);
+    }
+
+    #[test]
     fn skipped_syncs_leave_writes_pending() {
         let disk = SimDisk::new();
         disk.set_faults(Faults {
@@ -425,9 +539,7 @@ mod tests {
         file.write_at(0, b"x").unwrap();
         file.sync_data().unwrap();
         let mut rng = StdRng::seed_from_u64(2);
-        assert!(
-            disk.crash_image(disk.op_count(), CrashKind::DropAll, &mut rng)
-                .is_empty()
-        );
+        let image = disk.crash_image(disk.op_count(), CrashKind::DropAll, &mut rng);
+        assert!(image[0].is_empty());
     }
 }

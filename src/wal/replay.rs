@@ -4,15 +4,17 @@
 //! (the first batch's, which must match the half's parity) with consecutive sequence numbers
 //! from 0, each complete and checksummed. The newest generation `m` and, if the other half holds
 //! generation `m - 1`, that one first, are applied in order: writes, zeroed ranges and length
-//! changes exactly as they were made. Then the main file is fsynced, and only then may the log be
-//! reused (the next generation `m + 1` goes to the older half). Replaying is idempotent, so a
-//! crash during replay is recovered by replaying again.
+//! changes exactly as they were made. (Generation `m - 1` is then either needed, or already in
+//! the main file and complete: see the retirement rule in [`super::writer`].) Then the main file
+//! is fsynced, and only then are both halves retired with the markers of generations `m + 1` and
+//! `m + 2`. Replaying is idempotent, so a crash during replay is recovered by replaying again.
 
 use crate::error::{Error, Result};
 use crate::io::{FileIo, write_zeros};
 use crate::wal::format::{
     Batch, LOG_HEADER_SIZE, LogHeader, Record, decode_batch, decode_log_header, encode_log_header,
 };
+use crate::wal::writer::{half_offset, marker};
 
 /// What recovery found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,29 +69,14 @@ fn create(log: &dyn FileIo, half_size: u64) -> Result<()> {
     Ok(())
 }
 
-/// Replays `log` into `main` and makes the result durable. Creates the log if it is new.
-pub(crate) fn recover(log: &dyn FileIo, main: &dyn FileIo, half_size: u64) -> Result<Recovered> {
-    let mut page = vec![0u8; LOG_HEADER_SIZE as usize];
-    log.read_at(0, &mut page)?;
-    let half_size = match decode_log_header(&page) {
-        LogHeader::Blank => {
-            // A log that never got its header never held a batch.
-            create(log, half_size)?;
-            return Ok(Recovered {
-                half_size,
-                next_generation: 2,
-                batches: 0,
-                bytes: 0,
-            });
-        }
-        LogHeader::Valid { half_size } => half_size,
-        LogHeader::Bad(what) => {
-            return Err(Error::Corrupted {
-                what: format!("log header: {what}"),
-                offset: 0,
-            });
-        }
-    };
+/// The half size implied by a log file's length (header page plus two halves), if plausible.
+fn half_size_from_len(len: u64) -> Option<u64> {
+    let halves = len.checked_sub(LOG_HEADER_SIZE)?;
+    let half = halves / 2;
+    (halves % 2 == 0 && half > 0 && half % 4096 == 0 && half <= u64::from(u32::MAX)).then_some(half)
+}
+
+fn scan_both(log: &dyn FileIo, half_size: u64) -> Result<Vec<HalfScan>> {
     let mut scans = Vec::new();
     for parity in 0..2u64 {
         // Half sizes are at most u32::MAX (checked by the header decoder).
@@ -98,15 +85,52 @@ pub(crate) fn recover(log: &dyn FileIo, main: &dyn FileIo, half_size: u64) -> Re
         scans.extend(scan_half(&half, parity));
     }
     scans.sort_by_key(|s| s.generation);
-    let newest = scans.last().map(|s| s.generation);
+    Ok(scans)
+}
+
+/// Replays `log` into `main` and makes the result durable, then retires both halves for the
+/// generations that follow. Creates the log if it is new.
+pub(crate) fn recover(log: &dyn FileIo, main: &dyn FileIo, half_size: u64) -> Result<Recovered> {
+    let mut page = vec![0u8; LOG_HEADER_SIZE as usize];
+    log.read_at(0, &mut page)?;
+    let (half_size, scans) = match decode_log_header(&page) {
+        LogHeader::Blank => {
+            // A log that never got its header never held a batch.
+            create(log, half_size)?;
+            (half_size, Vec::new())
+        }
+        LogHeader::Valid { half_size } => (half_size, scan_both(log, half_size)?),
+        LogHeader::Bad(what) => {
+            // The header is written once, before any batch. A bad header over halves without a
+            // single valid batch is an interrupted creation; anything else is corruption.
+            let empty = match half_size_from_len(log.len()?) {
+                Some(half) => scan_both(log, half)?.is_empty(),
+                None => log.len()? <= LOG_HEADER_SIZE + 2 * half_size,
+            };
+            if !empty {
+                return Err(Error::Corrupted {
+                    what: format!("log header: {what}, but the log holds batches"),
+                    offset: 0,
+                });
+            }
+            create(log, half_size)?;
+            (half_size, Vec::new())
+        }
+    };
+    let newest = match scans.last() {
+        Some(scan) => scan.generation,
+        None => {
+            // Nothing valid at the start of either half. Zero them, so that a stale batch
+            // deeper in a half can never pass for a continuation of the generations below.
+            write_zeros(log, LOG_HEADER_SIZE, 2 * half_size)?;
+            1
+        }
+    };
     let mut recovered = Recovered {
         half_size,
-        next_generation: newest.map_or(2, |g| g + 1),
+        next_generation: newest + 1,
         batches: 0,
         bytes: 0,
-    };
-    let Some(newest) = newest else {
-        return Ok(recovered);
     };
     for scan in scans.iter().filter(|s| s.generation + 1 >= newest) {
         for batch in &scan.batches {
@@ -118,6 +142,14 @@ pub(crate) fn recover(log: &dyn FileIo, main: &dyn FileIo, half_size: u64) -> Re
         recovered.bytes += scan.bytes;
     }
     main.sync_all()?;
+    // Everything is in the main file now: retire both halves, the one holding the older
+    // generation first, each durably before the next. Destroying the newest generation's start
+    // while the older one is intact would let a later replay apply the older generation without
+    // the newer one after it. Appends continue in generation `newest + 1`, after its marker.
+    for generation in [newest + 1, newest + 2] {
+        log.write_at(half_offset(generation, half_size), &marker(generation))?;
+        log.sync_data()?;
+    }
     Ok(recovered)
 }
 

@@ -15,13 +15,36 @@
 //! Generation `g` is appended to half `g % 2`. A checkpoint *switches* to the other half (next
 //! generation), which is an instant under the lock, then fsyncs the main file while writers keep
 //! appending to the new half. Every record in the old half was written through to the main file
-//! before it was appended, so after that fsync the old half is no longer needed, and the next
-//! switch may overwrite it. A switch therefore waits for the previous checkpoint's fsync; that is
-//! the only way a checkpoint can stall writers (when a whole half fills during one main fsync).
+//! before it was appended, so after that fsync the old half is no longer needed.
+//!
+//! The checkpoint then *retires* the old half: it writes, at the half's start, the first batch
+//! (empty) of the generation that will use the half next, and fsyncs the log. Until that marker
+//! is durable the half is untouched, so replay applies its generation in full (harmless: it is
+//! already in the main file, and the newer half is applied after it). Once it is durable, the old
+//! generation's first batch is gone and replay ignores the half. Replay therefore never applies a
+//! *prefix* of an obsolete generation, which would regress pages its lost suffix rewrote. A
+//! switch continues after the marker, and waits for the previous checkpoint to have retired its
+//! half; that is the only way a checkpoint can stall writers (when a whole half fills during one
+//! main fsync).
 
 use crate::error::{Error, Result};
 use crate::io::FileIo;
 use crate::wal::format::{BATCH_HEADER, BATCH_TRAILER, LOG_HEADER_SIZE, Record, encode_batch};
+
+/// Size of an empty batch: the marker that starts each generation.
+pub(crate) const MARKER_LEN: u64 = (BATCH_HEADER + BATCH_TRAILER) as u64;
+
+/// The empty first batch of `generation`, which retires the half it is written to.
+pub(crate) fn marker(generation: u64) -> Vec<u8> {
+    let mut batch = Vec::with_capacity(MARKER_LEN as usize);
+    encode_batch(generation, 0, &[], &mut batch);
+    batch
+}
+
+/// Offset of the half that holds `generation`.
+pub(crate) fn half_offset(generation: u64, half_size: u64) -> u64 {
+    LOG_HEADER_SIZE + (generation % 2) * half_size
+}
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,7 +64,8 @@ pub(crate) struct LogConfig {
 /// Where the checkpoint of the half before the current one stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Checkpoint {
-    /// The previous half is durable in the main file: the next switch may reuse it.
+    /// The other half is retired (its next generation's marker is durable): the next switch
+    /// may use it.
     Idle,
     /// Switched; the main file still needs its fsync.
     Switched,
@@ -100,7 +124,8 @@ fn max_record_data(half_size: u64) -> usize {
 }
 
 impl Log {
-    /// A log whose next batch starts generation `generation` at the start of its half.
+    /// A log appending to `generation`, whose marker (and the other half's marker for
+    /// `generation + 1`) recovery has made durable.
     pub(crate) fn new(
         file: Arc<dyn FileIo>,
         main: Arc<dyn FileIo>,
@@ -118,8 +143,8 @@ impl Log {
                 durable: 0,
                 flushing: false,
                 generation,
-                next_batch: 0,
-                pos: 0,
+                next_batch: 1,
+                pos: MARKER_LEN,
                 checkpoint: Checkpoint::Idle,
                 checkpoint_wanted: false,
                 dirty_since_switch: false,
@@ -218,8 +243,7 @@ impl Log {
                 &buffer[start..stop],
                 &mut batch,
             );
-            let half_index = state.generation % 2;
-            let at = LOG_HEADER_SIZE + half_index * self.config.half_size + state.pos;
+            let at = half_offset(state.generation, self.config.half_size) + state.pos;
             state.pos += batch.len() as u64;
             state.next_batch += 1;
             writes.push((at, batch));
@@ -281,11 +305,12 @@ impl Log {
         Ok(state)
     }
 
-    /// Moves appends to the next generation in the other half. Requires `Checkpoint::Idle`.
+    /// Moves appends to the next generation in the other half, after its marker. Requires
+    /// `Checkpoint::Idle`.
     fn switch(&self, state: &mut State) {
         state.generation += 1;
-        state.next_batch = 0;
-        state.pos = 0;
+        state.next_batch = 1;
+        state.pos = MARKER_LEN;
         state.checkpoint = Checkpoint::Switched;
         state.checkpoint_wanted = false;
         state.dirty_since_switch = false;
@@ -314,40 +339,17 @@ impl Log {
         Ok(())
     }
 
-    /// After a final checkpoint with no writer left, starts each half with an empty batch of a
-    /// new generation, so the next open has nothing to replay. Generations keep increasing: a
-    /// reused one could let a stale batch of an earlier lap pass as a continuation.
-    pub(crate) fn seal(&self) -> Result<()> {
-        self.sync()?;
-        let mut state = self.state.lock();
-        while state.flushing || state.checkpoint != Checkpoint::Idle {
-            self.check_poison()?;
-            self.changed.wait(&mut state);
-        }
-        for _ in 0..2 {
-            state.generation += 1;
-            let mut batch = Vec::new();
-            encode_batch(state.generation, 0, &[], &mut batch);
-            let at = LOG_HEADER_SIZE + (state.generation % 2) * self.config.half_size;
-            let result = self
-                .file
-                .write_at(at, &batch)
-                .and_then(|()| self.file.sync_data());
-            if let Err(err) = result {
-                self.poison(&mut state);
-                return Err(err.into());
-            }
-            state.pos = batch.len() as u64;
-            state.next_batch = 1;
-        }
-        Ok(())
-    }
-
-    /// Fsyncs the main file for a switched checkpoint (state `Switched`).
+    /// Fsyncs the main file for a switched checkpoint (state `Switched`), then retires the old
+    /// half with the marker of the generation after the current one.
     fn sync_main<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
         state.checkpoint = Checkpoint::Syncing;
+        let next = state.generation + 1;
         drop(state);
-        let result = self.main.sync_all();
+        let result = self.main.sync_all().and_then(|()| {
+            self.file
+                .write_at(half_offset(next, self.config.half_size), &marker(next))?;
+            self.file.sync_data()
+        });
         let mut state = self.state.lock();
         if let Err(err) = result {
             self.poison(&mut state);
