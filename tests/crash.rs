@@ -14,7 +14,7 @@
 //! A mutation check runs the same workload on a disk that skips syncs and asserts that the
 //! checks catch it, so the harness is shown able to fail.
 
-use quiver::testing::{CrashKind, CrashReport, Faults, SimDisk, explore_crashes};
+use quiver::testing::{CrashKind, CrashReport, Faults, SimDisk, WalMutation, explore_crashes};
 use quiver::{
     Builder, Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
@@ -30,9 +30,15 @@ const COMMITS: TableDefinition<u64, u64> = TableDefinition::new("commits");
 enum Mode {
     Plain,
     Wal,
+    /// The log with a deliberate bug: the checks must fail.
+    Mutant(WalMutation),
 }
 
 fn builder() -> Builder {
+    builder_with(WalMutation::None)
+}
+
+fn builder_with(mutation: WalMutation) -> Builder {
     let mut builder = Builder::new();
     builder
         .set_cache_size(1 << 20)
@@ -42,7 +48,8 @@ fn builder() -> Builder {
         // background checkpoints run throughout the workload.
         .set_log_size(256 << 10)
         .set_checkpoint_bytes(48 << 10)
-        .set_checkpoint_interval(None);
+        .set_checkpoint_interval(None)
+        .set_wal_mutation(mutation);
     builder
 }
 
@@ -50,6 +57,9 @@ fn open(disk: &SimDisk, mode: Mode) -> quiver::Result<Database> {
     match mode {
         Mode::Plain => builder().open_file(disk.file()),
         Mode::Wal => builder().open_with_log(disk.file_at(0), disk.file_at(1)),
+        Mode::Mutant(mutation) => {
+            builder_with(mutation).open_with_log(disk.file_at(0), disk.file_at(1))
+        }
     }
 }
 
@@ -106,7 +116,7 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mode: Mode) -> Vec<Even
             db.close().expect("close");
             db = open(disk, mode).expect("reopen");
             continue;
-        } else if roll < 21 && mode == Mode::Wal {
+        } else if roll < 21 && mode != Mode::Plain {
             db.checkpoint().expect("checkpoint");
             continue;
         } else {
@@ -462,4 +472,36 @@ fn with_the_log_a_crash_at_every_point_of_recovery_still_recovers() {
     }
     eprintln!("crashed recoveries: {checked} images checked");
     assert!(checked >= 1000, "only {checked} images");
+}
+
+fn assert_mutant_caught(mutation: WalMutation) {
+    let mut report = CrashReport::default();
+    for seed in 400..403 {
+        report.merge(explore(
+            seed,
+            50,
+            Faults::default(),
+            400,
+            Mode::Mutant(mutation),
+        ));
+    }
+    eprintln!(
+        "{mutation:?}: {} of {} crash images flagged",
+        report.violations.len(),
+        report.images
+    );
+    assert!(
+        !report.violations.is_empty(),
+        "the crash checks accepted every image of a log with {mutation:?}"
+    );
+}
+
+#[test]
+fn the_crash_checks_catch_a_log_that_acknowledges_before_its_fsync() {
+    assert_mutant_caught(WalMutation::AckBeforeFsync);
+}
+
+#[test]
+fn the_crash_checks_catch_a_log_recycled_before_the_main_file_fsync() {
+    assert_mutant_caught(WalMutation::RecycleBeforeMainFsync);
 }

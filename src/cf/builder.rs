@@ -5,7 +5,7 @@ use crate::cf::database::Database;
 use crate::error::{Error, Result};
 use crate::io::{FileIo, StdFile};
 use crate::wal::Wal;
-use crate::wal::writer::LogConfig;
+use crate::wal::writer::{LogConfig, WalMutation};
 use std::ffi::OsString;
 use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
@@ -56,6 +56,7 @@ pub struct Builder {
     initial_segment: u64,
     max_growth: u64,
     wal: bool,
+    wal_mutation: WalMutation,
     log_size: u64,
     checkpoint_bytes: u64,
     checkpoint_interval: Option<Duration>,
@@ -68,6 +69,7 @@ impl Default for Builder {
             initial_segment: DEFAULT_INITIAL_SEGMENT_SIZE,
             max_growth: DEFAULT_MAX_SEGMENT_GROWTH,
             wal: true,
+            wal_mutation: WalMutation::None,
             log_size: DEFAULT_LOG_SIZE,
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
             checkpoint_interval: Some(DEFAULT_CHECKPOINT_INTERVAL),
@@ -179,6 +181,18 @@ impl Builder {
         self
     }
 
+    /// Plants a deliberate bug in the log, to prove that crash tests catch it. Tests only.
+    ///
+    /// ```
+    /// let mut builder = quiver::Builder::new();
+    /// builder.set_wal_mutation(quiver::testing::WalMutation::AckBeforeFsync);
+    /// ```
+    #[cfg(feature = "testing")]
+    pub fn set_wal_mutation(&mut self, mutation: WalMutation) -> &mut Builder {
+        self.wal_mutation = mutation;
+        self
+    }
+
     /// Opens the container at `path`, creating it if missing. The file is locked exclusively:
     /// a second open, from this process or another, gets [`Error::AlreadyOpen`].
     ///
@@ -236,6 +250,7 @@ impl Builder {
             half_size: self.log_size / 2,
             checkpoint_bytes: self.checkpoint_bytes,
             checkpoint_interval: self.checkpoint_interval,
+            mutation: self.wal_mutation,
         };
         let (wal, logged) = Wal::open(Arc::new(log), Arc::new(main), config)?;
         let container = Container::open(logged, self.container_config())?;

@@ -12,5 +12,6 @@
 mod explore;
 mod sim_disk;
 
+pub use crate::wal::writer::WalMutation;
 pub use explore::{CrashReport, Violation, explore_crashes};
 pub use sim_disk::{CrashImages, CrashKind, Faults, Op, OpKind, SECTOR, SimDisk, SimFile};

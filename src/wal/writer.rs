@@ -50,6 +50,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Deliberate bugs, for proving that the crash tests catch a broken log (`testing` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalMutation {
+    /// The correct log.
+    #[default]
+    None,
+    /// Acknowledge a group commit without fsyncing the log.
+    AckBeforeFsync,
+    /// Retire (recycle) a half of the log without fsyncing the main file first.
+    RecycleBeforeMainFsync,
+}
+
 /// Sizing and checkpoint triggers of the log.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LogConfig {
@@ -59,6 +71,8 @@ pub(crate) struct LogConfig {
     pub checkpoint_bytes: u64,
     /// Start a checkpoint when this long has passed since the last one and anything was logged.
     pub checkpoint_interval: Option<Duration>,
+    /// A deliberate bug (tests only).
+    pub mutation: WalMutation,
 }
 
 /// Where the checkpoint of the half before the current one stands.
@@ -263,7 +277,9 @@ impl Log {
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         if result.is_ok() && !writes.is_empty() {
-            result = self.file.sync_data();
+            if self.config.mutation != WalMutation::AckBeforeFsync {
+                result = self.file.sync_data();
+            }
             self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .batches
@@ -345,7 +361,12 @@ impl Log {
         state.checkpoint = Checkpoint::Syncing;
         let next = state.generation + 1;
         drop(state);
-        let result = self.main.sync_all().and_then(|()| {
+        let main_sync = if self.config.mutation == WalMutation::RecycleBeforeMainFsync {
+            Ok(())
+        } else {
+            self.main.sync_all()
+        };
+        let result = main_sync.and_then(|()| {
             self.file
                 .write_at(half_offset(next, self.config.half_size), &marker(next))?;
             self.file.sync_data()
