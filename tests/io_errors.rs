@@ -11,15 +11,27 @@ fn builder() -> Builder {
     let mut builder = Builder::new();
     builder
         .set_cache_size(1 << 20)
-        .set_initial_segment_size(4096);
+        .set_initial_segment_size(4096)
+        .set_log_size(128 << 10)
+        .set_checkpoint_bytes(16 << 10)
+        .set_checkpoint_interval(None);
     builder
+}
+
+/// Opens the disk's file 0 alone, or with the log in file 1.
+fn open(disk: &SimDisk, wal: bool) -> Result<quiver::Database, Error> {
+    if wal {
+        builder().open_with_log(disk.file_at(0), disk.file_at(1))
+    } else {
+        builder().open_file(disk.file())
+    }
 }
 
 /// Runs the workload until the first error; returns the acknowledged (column family, commit)
 /// pairs and whether an error was seen.
-fn workload(disk: &SimDisk) -> (Vec<(String, u64)>, Option<Error>) {
+fn workload(disk: &SimDisk, wal: bool) -> (Vec<(String, u64)>, Option<Error>) {
     let mut acked = Vec::new();
-    let db = match builder().open_file(disk.file()) {
+    let db = match open(disk, wal) {
         Ok(db) => db,
         Err(err) => return (acked, Some(err)),
     };
@@ -64,11 +76,9 @@ fn workload(disk: &SimDisk) -> (Vec<(String, u64)>, Option<Error>) {
     }
 }
 
-fn verify(image: Vec<u8>, acked: &[(String, u64)]) -> Result<(), String> {
-    let disk = SimDisk::from_image(image);
-    let db = builder()
-        .open_file(disk.file())
-        .map_err(|e| format!("reopen failed: {e}"))?;
+fn verify(images: Vec<Vec<u8>>, acked: &[(String, u64)], wal: bool) -> Result<(), String> {
+    let disk = SimDisk::from_images(images);
+    let db = open(&disk, wal).map_err(|e| format!("reopen failed: {e}"))?;
     for (name, round) in acked {
         let cf = db
             .column_family(name)
@@ -95,11 +105,10 @@ fn verify(image: Vec<u8>, acked: &[(String, u64)]) -> Result<(), String> {
     db.close().map_err(|e| e.to_string())
 }
 
-#[test]
-fn failing_any_single_operation_gives_typed_errors_and_loses_nothing_acknowledged() {
+fn fail_every_operation_in_turn(wal: bool) {
     // Count the operations of a clean run first.
     let clean = SimDisk::new();
-    let (acked, err) = workload(&clean);
+    let (acked, err) = workload(&clean, wal);
     assert!(err.is_none(), "clean run failed: {err:?}");
     assert_eq!(
         acked.len(),
@@ -119,7 +128,7 @@ fn failing_any_single_operation_gives_typed_errors_and_loses_nothing_acknowledge
             fail_from_op: Some(fail_at),
             ..Faults::default()
         });
-        let (acked, err) = workload(&disk);
+        let (acked, err) = workload(&disk, wal);
         let err = err.unwrap_or_else(|| panic!("failing operation {fail_at} went unreported"));
         errors_seen += 1;
         // The error is typed and explains itself.
@@ -127,7 +136,7 @@ fn failing_any_single_operation_gives_typed_errors_and_loses_nothing_acknowledge
         // The disk is replaced (the fault is gone): what it holds must reopen with every
         // acknowledged commit.
         disk.set_faults(Faults::default());
-        if let Err(msg) = verify(disk.contents(), &acked) {
+        if let Err(msg) = verify(disk.all_contents(), &acked, wal) {
             panic!("after failing operation {fail_at} ({err}): {msg}");
         }
     }
@@ -135,9 +144,19 @@ fn failing_any_single_operation_gives_typed_errors_and_loses_nothing_acknowledge
 }
 
 #[test]
+fn failing_any_single_operation_gives_typed_errors_and_loses_nothing_acknowledged() {
+    fail_every_operation_in_turn(false);
+}
+
+#[test]
+fn with_the_log_failing_any_single_operation_loses_nothing_acknowledged() {
+    fail_every_operation_in_turn(true);
+}
+
+#[test]
 fn after_a_failed_sync_the_database_refuses_work_until_reopened() {
     let disk = SimDisk::new();
-    let db = builder().open_file(disk.file()).unwrap();
+    let db = open(&disk, false).unwrap();
     let cf = db.create_column_family("users").unwrap();
     let txn = cf.begin_write().unwrap();
     txn.open_table(ITEMS).unwrap().insert(1, 1).unwrap();
@@ -168,6 +187,55 @@ fn after_a_failed_sync_the_database_refuses_work_until_reopened() {
         .open_file(SimDisk::from_image(disk.contents()).file())
         .unwrap();
     assert_eq!(db.list_column_families(), ["users"]);
+    let read = db.column_family("users").unwrap().begin_read().unwrap();
+    assert_eq!(
+        read.open_table(ITEMS)
+            .unwrap()
+            .get(1)
+            .unwrap()
+            .unwrap()
+            .value(),
+        1
+    );
+}
+
+#[test]
+fn with_the_log_a_failed_log_fsync_poisons_until_reopen() {
+    let disk = SimDisk::new();
+    let db = open(&disk, true).unwrap();
+    let cf = db.create_column_family("users").unwrap();
+    let txn = cf.begin_write().unwrap();
+    txn.open_table(ITEMS).unwrap().insert(1, 1).unwrap();
+    txn.commit().unwrap();
+    disk.set_faults(Faults {
+        fail_syncs_from: Some(0),
+        ..Faults::default()
+    });
+    let txn = cf.begin_write().unwrap();
+    txn.open_table(ITEMS).unwrap().insert(2, 2).unwrap();
+    assert!(
+        txn.commit().is_err(),
+        "a commit whose log fsync failed was acknowledged"
+    );
+    disk.set_faults(Faults::default());
+    // Never retried: the next commit fails too, with a typed error, though the disk recovered.
+    let txn = cf.begin_write();
+    let failed = match txn {
+        Err(_) => true,
+        Ok(txn) => {
+            let _ = txn.open_table(ITEMS).map(|mut t| t.insert(3, 3).map(drop));
+            txn.commit().is_err()
+        }
+    };
+    assert!(failed, "a commit after a failed log fsync succeeded");
+    assert!(matches!(
+        db.create_column_family("more"),
+        Err(Error::Poisoned)
+    ));
+    assert!(matches!(db.checkpoint(), Err(Error::Poisoned)));
+    drop(cf);
+    db.abandon();
+    let db = open(&SimDisk::from_images(disk.all_contents()), true).unwrap();
     let read = db.column_family("users").unwrap().begin_read().unwrap();
     assert_eq!(
         read.open_table(ITEMS)
