@@ -2,13 +2,17 @@
 //!
 //! `cargo bench --bench storage -- [--json] [--quick]`
 //!
-//! Engines: `quiver` (N threads, each on its own column family of one file), `redb-one-file`
-//! (N threads sharing one redb database: its writers serialise) and `redb-many-files` (N threads,
-//! each on its own redb file). For every combination of threads (1, 2, 4, 8), keys per
+//! Engines: `quiver` with and without its write-ahead log (N threads, each on its own column
+//! family of one file), `redb-one-file` (N threads sharing one redb database: its writers
+//! serialise), `redb-many-files` (N threads, each on its own redb file) and `fjall` (N threads,
+//! each on its own keyspace of one database sharing one journal, persist mode SyncData when
+//! durable). For every combination of threads (1, 2, 4, 8), keys per
 //! transaction (1, 1000) and durability (none, immediate), each engine runs for a fixed time;
 //! repetitions are interleaved across engines so that drift on a noisy machine hits all of them
 //! alike, and the median is reported. With `--json` each result is one JSON object per line,
-//! followed by the ratios the design targets.
+//! followed by the ratios the design targets, commit latency with and without a checkpoint
+//! running (`checkpoint_stall`), and the time to recover 64 MiB of log after a crash
+//! (`recovery`).
 
 use quiver::{Builder, Durability, TableDefinition};
 use serde_json::json;
@@ -27,20 +31,23 @@ enum Engine {
     QuiverNoWal,
     RedbOneFile,
     RedbManyFiles,
+    Fjall,
 }
 
 impl Engine {
-    const ALL: [Engine; 4] = [
+    const ALL: [Engine; 5] = [
         Engine::Quiver,
         Engine::QuiverNoWal,
         Engine::RedbOneFile,
         Engine::RedbManyFiles,
+        Engine::Fjall,
     ];
     fn name(self) -> &'static str {
         match self {
             Engine::Quiver | Engine::QuiverNoWal => "quiver",
             Engine::RedbOneFile => "redb-one-file",
             Engine::RedbManyFiles => "redb-many-files",
+            Engine::Fjall => "fjall",
         }
     }
     /// Whether the engine runs with quiver's write-ahead log (`None`: not a quiver engine).
@@ -60,25 +67,13 @@ struct Config {
     durable: bool,
 }
 
-/// Anything a benchmark thread can start write transactions on.
-trait Writer: Sync {
-    fn begin(&self) -> redb::WriteTransaction;
+/// One writer's way of committing `keys_per_txn` keys in one transaction.
+trait Committer: Sync {
+    fn commit(&self, next_key: &mut u64, config: Config);
 }
 
-impl Writer for quiver::ColumnFamily {
-    fn begin(&self) -> redb::WriteTransaction {
-        self.begin_write().expect("begin_write")
-    }
-}
-
-impl Writer for redb::Database {
-    fn begin(&self) -> redb::WriteTransaction {
-        self.begin_write().expect("begin_write")
-    }
-}
-
-fn commit_batch(writer: &dyn Writer, next_key: &mut u64, config: Config) {
-    let mut txn = writer.begin();
+fn commit_redb(txn: redb::WriteTransaction, next_key: &mut u64, config: Config) {
+    let mut txn = txn;
     if !config.durable {
         txn.set_durability(Durability::None).expect("durability");
     }
@@ -92,10 +87,47 @@ fn commit_batch(writer: &dyn Writer, next_key: &mut u64, config: Config) {
     txn.commit().expect("commit");
 }
 
-/// Runs one writer per entry of `writers` for `duration`; returns commits per second.
-fn drive(writers: &[&dyn Writer], config: Config, duration: Duration) -> f64 {
+impl Committer for quiver::ColumnFamily {
+    fn commit(&self, next_key: &mut u64, config: Config) {
+        commit_redb(self.begin_write().expect("begin_write"), next_key, config);
+    }
+}
+
+impl Committer for redb::Database {
+    fn commit(&self, next_key: &mut u64, config: Config) {
+        commit_redb(self.begin_write().expect("begin_write"), next_key, config);
+    }
+}
+
+/// A fjall keyspace of a shared database; durability through the batch's persist mode.
+struct FjallWriter {
+    db: fjall::Database,
+    keyspace: fjall::Keyspace,
+}
+
+impl Committer for FjallWriter {
+    fn commit(&self, next_key: &mut u64, config: Config) {
+        let mode = config.durable.then_some(fjall::PersistMode::SyncData);
+        let mut batch = self.db.batch().durability(mode);
+        for _ in 0..config.keys_per_txn {
+            batch.insert(&self.keyspace, next_key.to_be_bytes(), VALUE.as_slice());
+            *next_key += 1;
+        }
+        batch.commit().expect("fjall commit");
+    }
+}
+
+/// Throughput and latency of one run.
+struct Run {
+    commits_per_s: f64,
+    commits: u64,
+    latencies_us: Vec<u32>,
+}
+
+/// Runs one writer per entry of `writers` for `duration`.
+fn drive(writers: &[&dyn Committer], config: Config, duration: Duration) -> Run {
     let barrier = Barrier::new(writers.len() + 1);
-    let totals: Vec<(u64, Duration)> = std::thread::scope(|scope| {
+    let results: Vec<(u64, Duration, Vec<u32>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = writers
             .iter()
             .enumerate()
@@ -104,28 +136,39 @@ fn drive(writers: &[&dyn Writer], config: Config, duration: Duration) -> f64 {
                 scope.spawn(move || {
                     let mut next_key = (t as u64) << 40;
                     for _ in 0..3 {
-                        commit_batch(*writer, &mut next_key, config); // warm-up
+                        writer.commit(&mut next_key, config); // warm-up
                     }
                     barrier.wait();
                     let start = Instant::now();
-                    let mut commits = 0;
+                    let mut latencies = Vec::with_capacity(1 << 14);
                     while start.elapsed() < duration {
-                        commit_batch(*writer, &mut next_key, config);
-                        commits += 1;
+                        let begun = Instant::now();
+                        writer.commit(&mut next_key, config);
+                        latencies.push(begun.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                     }
-                    (commits, start.elapsed())
+                    (latencies.len() as u64, start.elapsed(), latencies)
                 })
             })
             .collect();
         barrier.wait();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("writer"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("writer")).collect()
     });
-    let commits: u64 = totals.iter().map(|(c, _)| c).sum();
-    let elapsed = totals.iter().map(|(_, d)| *d).max().unwrap_or(duration);
-    commits as f64 / elapsed.as_secs_f64()
+    let commits: u64 = results.iter().map(|(c, _, _)| c).sum();
+    let elapsed = results.iter().map(|(_, d, _)| *d).max().unwrap_or(duration);
+    let latencies_us = results.into_iter().flat_map(|(_, _, l)| l).collect();
+    Run {
+        commits_per_s: commits as f64 / elapsed.as_secs_f64(),
+        commits,
+        latencies_us,
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[index])
 }
 
 fn redb_file(path: &Path) -> redb::Database {
@@ -134,8 +177,32 @@ fn redb_file(path: &Path) -> redb::Database {
     builder.create(path).expect("redb create")
 }
 
-/// Commits per second, and for quiver the metadata commits the run needed.
-fn measure(engine: Engine, config: Config, duration: Duration) -> (f64, Option<u64>) {
+/// One measurement's figures.
+struct Sample {
+    commits_per_s: f64,
+    p50_us: f64,
+    p99_us: f64,
+    /// quiver only: metadata commits during the run.
+    metadata_commits: Option<f64>,
+    /// quiver with the log only: log fsyncs and bytes per commit.
+    fsyncs_per_commit: Option<f64>,
+    log_bytes_per_commit: Option<f64>,
+}
+
+fn sample(run: Run) -> Sample {
+    let mut lat = run.latencies_us;
+    lat.sort_unstable();
+    Sample {
+        commits_per_s: run.commits_per_s,
+        p50_us: percentile(&lat, 0.5),
+        p99_us: percentile(&lat, 0.99),
+        metadata_commits: None,
+        fsyncs_per_commit: None,
+        log_bytes_per_commit: None,
+    }
+}
+
+fn measure(engine: Engine, config: Config, duration: Duration) -> Sample {
     let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
     match engine {
         Engine::Quiver | Engine::QuiverNoWal => {
@@ -147,23 +214,50 @@ fn measure(engine: Engine, config: Config, duration: Duration) -> (f64, Option<u
             let families: Vec<_> = (0..config.threads)
                 .map(|t| db.create_column_family(&format!("cf{t}")).expect("cf"))
                 .collect();
-            let writers: Vec<&dyn Writer> = families.iter().map(|f| f as &dyn Writer).collect();
-            let before = db.stats().metadata_commits;
-            let rate = drive(&writers, config, duration);
-            (rate, Some(db.stats().metadata_commits - before))
+            let writers: Vec<&dyn Committer> =
+                families.iter().map(|f| f as &dyn Committer).collect();
+            let meta_before = db.stats().metadata_commits;
+            let wal_before = db.wal_stats();
+            let run = drive(&writers, config, duration);
+            let commits = run.commits.max(1) as f64;
+            let mut out = sample(run);
+            out.metadata_commits = Some((db.stats().metadata_commits - meta_before) as f64);
+            if let (Some(before), Some(after)) = (wal_before, db.wal_stats()) {
+                // Includes the warm-up commits' share; negligible against a timed run.
+                out.fsyncs_per_commit = Some((after.fsyncs - before.fsyncs) as f64 / commits);
+                out.log_bytes_per_commit = Some((after.bytes - before.bytes) as f64 / commits);
+            }
+            out
         }
         Engine::RedbOneFile => {
             let db = redb_file(&dir.path().join("one.redb"));
-            let writers: Vec<&dyn Writer> =
-                (0..config.threads).map(|_| &db as &dyn Writer).collect();
-            (drive(&writers, config, duration), None)
+            let writers: Vec<&dyn Committer> =
+                (0..config.threads).map(|_| &db as &dyn Committer).collect();
+            sample(drive(&writers, config, duration))
         }
         Engine::RedbManyFiles => {
             let dbs: Vec<_> = (0..config.threads)
                 .map(|t| redb_file(&dir.path().join(format!("f{t}.redb"))))
                 .collect();
-            let writers: Vec<&dyn Writer> = dbs.iter().map(|d| d as &dyn Writer).collect();
-            (drive(&writers, config, duration), None)
+            let writers: Vec<&dyn Committer> = dbs.iter().map(|d| d as &dyn Committer).collect();
+            sample(drive(&writers, config, duration))
+        }
+        Engine::Fjall => {
+            let db = fjall::Database::builder(dir.path().join("fjall"))
+                .cache_size(CACHE as u64)
+                .open()
+                .expect("fjall open");
+            let fjall_writers: Vec<FjallWriter> = (0..config.threads)
+                .map(|t| FjallWriter {
+                    keyspace: db
+                        .keyspace(&format!("ks{t}"), fjall::KeyspaceCreateOptions::default)
+                        .expect("keyspace"),
+                    db: db.clone(),
+                })
+                .collect();
+            let writers: Vec<&dyn Committer> =
+                fjall_writers.iter().map(|w| w as &dyn Committer).collect();
+            sample(drive(&writers, config, duration))
         }
     }
 }
@@ -179,6 +273,119 @@ fn bench_dir() -> std::path::PathBuf {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// Commit latency of durable single-key commits with and without a checkpoint running.
+fn checkpoint_stall(duration: Duration, json: bool) {
+    let config = Config {
+        threads: 4,
+        keys_per_txn: 1,
+        durable: true,
+    };
+    let mut figures = Vec::new();
+    for checkpointing in [false, true] {
+        let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
+        let db = Builder::new()
+            .set_cache_size(CACHE)
+            .set_checkpoint_interval(None)
+            .set_checkpoint_bytes(u64::MAX)
+            .open(dir.path().join("stall.qvr"))
+            .expect("open");
+        let families: Vec<_> = (0..config.threads)
+            .map(|t| db.create_column_family(&format!("cf{t}")).expect("cf"))
+            .collect();
+        let writers: Vec<&dyn Committer> = families.iter().map(|f| f as &dyn Committer).collect();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (run, checkpoints) = std::thread::scope(|scope| {
+            let checkpointer = scope.spawn(|| {
+                let mut n = 0u64;
+                while checkpointing && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    db.checkpoint().expect("checkpoint");
+                    n += 1;
+                }
+                n
+            });
+            let run = drive(&writers, config, duration);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            (run, checkpointer.join().expect("checkpointer"))
+        });
+        let s = sample(run);
+        figures.push((checkpointing, s, checkpoints));
+    }
+    for (checkpointing, s, checkpoints) in figures {
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "bench": "checkpoint_stall",
+                    "threads": config.threads,
+                    "checkpoints_running": checkpointing,
+                    "checkpoints": checkpoints,
+                    "commits_per_s": s.commits_per_s.round(),
+                    "p50_us": s.p50_us,
+                    "p99_us": s.p99_us,
+                })
+            );
+        } else {
+            println!(
+                "checkpoints running: {checkpointing:<5} ({checkpoints} done)  {:>8.0} commits/s  p50 {:>6.0} us  p99 {:>6.0} us",
+                s.commits_per_s, s.p50_us, s.p99_us
+            );
+        }
+    }
+}
+
+/// Time to reopen after a crash that left `log_mib` MiB of log to replay.
+fn recovery(log_mib: u64, json: bool) {
+    let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
+    let path = dir.path().join("recovery.qvr");
+    let builder = || {
+        let mut b = Builder::new();
+        b.set_cache_size(CACHE)
+            .set_log_size((log_mib + 16) * 2 << 20)
+            .set_checkpoint_bytes(u64::MAX)
+            .set_checkpoint_interval(None);
+        b
+    };
+    {
+        let db = builder().open(&path).expect("open");
+        let cf = db.create_column_family("bulk").expect("cf");
+        let value = vec![0x3C_u8; 2000];
+        let mut key = 0u64;
+        while db.wal_stats().expect("wal").bytes < log_mib << 20 {
+            let txn = cf.begin_write().expect("begin");
+            {
+                let mut table = txn.open_table(TABLE).expect("table");
+                for _ in 0..50 {
+                    table.insert(key, value.as_slice()).expect("insert");
+                    key += 1;
+                }
+            }
+            txn.commit().expect("commit");
+        }
+        drop(cf);
+        db.abandon(); // a crash: no close, no checkpoint
+    }
+    let start = Instant::now();
+    let db = builder().open(&path).expect("reopen");
+    let seconds = start.elapsed().as_secs_f64();
+    let replayed = db.wal_stats().expect("wal").replayed_bytes;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "bench": "recovery",
+                "log_mib": log_mib,
+                "replayed_mib": (replayed as f64 / (1 << 20) as f64 * 10.0).round() / 10.0,
+                "seconds": (seconds * 1000.0).round() / 1000.0,
+            })
+        );
+    } else {
+        println!(
+            "recovery: replayed {:.1} MiB of log in {seconds:.3} s",
+            replayed as f64 / (1 << 20) as f64
+        );
+    }
 }
 
 fn main() {
@@ -202,60 +409,54 @@ fn main() {
             }
         }
     }
-    let mut samples: BTreeMap<(Config, Engine), Vec<f64>> = BTreeMap::new();
-    let mut metadata_commits: BTreeMap<(Config, Engine), Vec<f64>> = BTreeMap::new();
+    let mut samples: BTreeMap<(Config, Engine), Vec<Sample>> = BTreeMap::new();
     for rep in 0..reps {
         for &config in &configs {
             // Rotate the engine order each repetition so none always runs first.
             for i in 0..Engine::ALL.len() {
                 let engine = Engine::ALL[(i + rep + config.threads) % Engine::ALL.len()];
-                let (rate, meta) = measure(engine, config, duration);
-                samples.entry((config, engine)).or_default().push(rate);
-                if let Some(meta) = meta {
-                    metadata_commits
-                        .entry((config, engine))
-                        .or_default()
-                        .push(meta as f64);
-                }
+                let s = measure(engine, config, duration);
+                samples.entry((config, engine)).or_default().push(s);
             }
         }
     }
     let mut rates = BTreeMap::new();
-    for ((config, engine), mut values) in samples {
-        let rate = median(&mut values);
-        rates.insert((config, engine), rate);
-        let durability = if config.durable { "immediate" } else { "none" };
+    for ((config, engine), runs) in &samples {
+        let med = |f: &dyn Fn(&Sample) -> Option<f64>| {
+            let mut v: Vec<f64> = runs.iter().filter_map(f).collect();
+            (!v.is_empty()).then(|| median(&mut v))
+        };
+        let rate = med(&|s| Some(s.commits_per_s)).unwrap_or(0.0);
+        rates.insert((*config, *engine), rate);
         if json {
             let mut line = json!({
                 "bench": "commit",
                 "engine": engine.name(),
                 "threads": config.threads,
-                "durability": durability,
+                "durability": if config.durable { "immediate" } else { "none" },
                 "keys_per_txn": config.keys_per_txn,
                 "commits_per_s": (rate * 10.0).round() / 10.0,
-                "reps": values.len(),
+                "p50_us": med(&|s| Some(s.p50_us)),
+                "p99_us": med(&|s| Some(s.p99_us)),
+                "reps": runs.len(),
             });
             if let Some(wal) = engine.wal() {
                 line["wal"] = json!(wal);
+                line["metadata_commits_per_run"] = json!(med(&|s| s.metadata_commits));
             }
-            if let Some(meta) = metadata_commits.get_mut(&(config, engine)) {
-                line["metadata_commits_per_run"] = json!(median(meta));
+            if let Some(f) = med(&|s| s.fsyncs_per_commit) {
+                line["fsyncs_per_commit"] = json!((f * 1000.0).round() / 1000.0);
+            }
+            if let Some(b) = med(&|s| s.log_bytes_per_commit) {
+                line["log_bytes_per_commit"] = json!(b.round());
             }
             println!("{line}");
         }
     }
     if !json {
         println!(
-            "{:<10} {:>4} {:>7} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
-            "durability",
-            "keys",
-            "threads",
-            "quiver",
-            "no-wal",
-            "redb-one",
-            "redb-many",
-            "q/one",
-            "q/many"
+            "{:<10} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
+            "durability", "keys", "threads", "quiver", "no-wal", "redb-one", "redb-many", "fjall", "q/one", "q/many"
         );
     }
     for config in configs {
@@ -263,6 +464,7 @@ fn main() {
         let no_wal = rates[&(config, Engine::QuiverNoWal)];
         let one = rates[&(config, Engine::RedbOneFile)];
         let many = rates[&(config, Engine::RedbManyFiles)];
+        let fjall = rates[&(config, Engine::Fjall)];
         let durability = if config.durable { "immediate" } else { "none" };
         let ratio = |a: f64, b: f64| (a / b * 1000.0).round() / 1000.0;
         if json {
@@ -275,13 +477,14 @@ fn main() {
                     "keys_per_txn": config.keys_per_txn,
                     "quiver_over_redb_one_file": ratio(q, one),
                     "quiver_over_redb_many_files": ratio(q, many),
+                    "quiver_over_fjall": ratio(q, fjall),
                     "quiver_no_wal_over_redb_one_file": ratio(no_wal, one),
                     "quiver_no_wal_over_redb_many_files": ratio(no_wal, many),
                 })
             );
         } else {
             println!(
-                "{:<10} {:>4} {:>7} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2} {:>7.2}",
+                "{:<10} {:>4} {:>7} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>6.2} {:>6.2}",
                 durability,
                 config.keys_per_txn,
                 config.threads,
@@ -289,9 +492,12 @@ fn main() {
                 no_wal,
                 one,
                 many,
+                fjall,
                 q / one,
                 q / many
             );
         }
     }
+    checkpoint_stall(duration * 2, json);
+    recovery(if quick { 16 } else { 64 }, json);
 }

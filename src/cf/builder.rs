@@ -7,7 +7,7 @@ use crate::io::{FileIo, StdFile};
 use crate::wal::Wal;
 use crate::wal::writer::{LogConfig, WalMutation};
 use std::ffi::OsString;
-use std::fs::TryLockError;
+use std::fs::{OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -205,17 +205,27 @@ impl Builder {
     /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
-        let file = StdFile::open(path)?;
-        match file.file().try_lock() {
+        // The lock lives on a handle of its own, owned by the database, so that it is released
+        // exactly when the database is (or when the process dies).
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(Error::AlreadyOpen(path.to_path_buf())),
             Err(TryLockError::Error(err)) => return Err(Error::Io(err)),
         }
-        if !self.wal {
-            return self.open_file(file);
-        }
-        let log = StdFile::open(&log_path(path))?;
-        self.open_with_log(file, log)
+        let file = StdFile::open(path)?;
+        let mut db = if self.wal {
+            self.open_with_log(file, StdFile::open(&log_path(path))?)?
+        } else {
+            self.open_file(file)?
+        };
+        db.set_lock(lock);
+        Ok(db)
     }
 
     /// Opens a container stored in any [`FileIo`] (no locking is done: the caller guarantees

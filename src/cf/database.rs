@@ -37,6 +37,8 @@ pub struct Database {
     closed: AtomicBool,
     cache_size: usize,
     wal: Option<Wal>,
+    /// The exclusive lock on the container file (`None` for caller-supplied files).
+    lock: Option<std::fs::File>,
 }
 
 impl fmt::Debug for Database {
@@ -82,7 +84,12 @@ impl Database {
             closed: AtomicBool::new(false),
             cache_size,
             wal,
+            lock: None,
         }
+    }
+
+    pub(crate) fn set_lock(&mut self, lock: std::fs::File) {
+        self.lock = Some(lock);
     }
 
     fn check_open(&self) -> Result<()> {
@@ -315,13 +322,16 @@ impl Database {
         }
     }
 
-    /// Drops the database as if the process had died: the checkpoint thread stops, nothing is
-    /// closed, flushed or synced, and memory is leaked. For crash tests only.
+    /// Drops the database as if the process had died: the checkpoint thread stops and the file
+    /// lock is released, but nothing is closed, flushed or synced, and memory is leaked. For
+    /// crash tests only.
     #[cfg(feature = "testing")]
-    pub fn abandon(self) {
+    pub fn abandon(mut self) {
         if let Some(wal) = &self.wal {
             wal.stop();
         }
+        // A dead process's locks are released by the kernel.
+        drop(self.lock.take());
         std::mem::forget(self);
     }
 
