@@ -144,14 +144,18 @@ fn drive(writers: &[&dyn Committer], config: Config, duration: Duration) -> Run 
                     while start.elapsed() < duration {
                         let begun = Instant::now();
                         writer.commit(&mut next_key, config);
-                        latencies.push(begun.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                        latencies
+                            .push(begun.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                     }
                     (latencies.len() as u64, start.elapsed(), latencies)
                 })
             })
             .collect();
         barrier.wait();
-        handles.into_iter().map(|h| h.join().expect("writer")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer"))
+            .collect()
     });
     let commits: u64 = results.iter().map(|(c, _, _)| c).sum();
     let elapsed = results.iter().map(|(_, d, _)| *d).max().unwrap_or(duration);
@@ -342,7 +346,7 @@ fn recovery(log_mib: u64, json: bool) {
     let builder = || {
         let mut b = Builder::new();
         b.set_cache_size(CACHE)
-            .set_log_size((log_mib + 16) * 2 << 20)
+            .set_log_size(((log_mib + 16) * 2) << 20)
             .set_checkpoint_bytes(u64::MAX)
             .set_checkpoint_interval(None);
         b
@@ -456,7 +460,16 @@ fn main() {
     if !json {
         println!(
             "{:<10} {:>4} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6} {:>6}",
-            "durability", "keys", "threads", "quiver", "no-wal", "redb-one", "redb-many", "fjall", "q/one", "q/many"
+            "durability",
+            "keys",
+            "threads",
+            "quiver",
+            "no-wal",
+            "redb-one",
+            "redb-many",
+            "fjall",
+            "q/one",
+            "q/many"
         );
     }
     for config in configs {

@@ -2,7 +2,7 @@
 //! automatic checkpoints, column families are created while it runs, and every row is checked at
 //! the end, after a reopen. `QUIVER_SOAK_SECONDS=300 cargo test --release --test soak`.
 
-use quiver::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use quiver::{Database, ReadableTableMetadata, TableDefinition};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +11,9 @@ const ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("rows");
 
 fn value(family: usize, key: u64) -> Vec<u8> {
     let len = 16 + (key as usize * 7 + family) % 300;
-    (0..len).map(|i| (key as usize + i + family) as u8).collect()
+    (0..len)
+        .map(|i| (key as usize + i + family) as u8)
+        .collect()
 }
 
 #[test]
@@ -45,7 +47,9 @@ fn writers_cross_many_checkpoints_and_every_row_survives() {
         let db = db.clone();
         let stop = stop.clone();
         writers.push(std::thread::spawn(move || {
-            let cf = db.create_column_family(&format!("family-{family}")).unwrap();
+            let cf = db
+                .create_column_family(&format!("family-{family}"))
+                .unwrap();
             let mut key = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let txn = cf.begin_write().unwrap();
@@ -79,7 +83,11 @@ fn writers_cross_many_checkpoints_and_every_row_survives() {
         assert_eq!(table.len().unwrap(), count);
         for key in 0..count {
             let got = table.get(key).unwrap().unwrap();
-            assert_eq!(got.value(), value(family, key).as_slice(), "family {family} key {key}");
+            assert_eq!(
+                got.value(),
+                value(family, key).as_slice(),
+                "family {family} key {key}"
+            );
         }
     }
 }

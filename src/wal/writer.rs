@@ -186,10 +186,12 @@ impl Log {
     }
 
     /// Appends a record. Call only after the change is written through to the main file.
+    /// Encoding (and compression) happens before the lock is taken, in the caller's thread.
     pub(crate) fn append(&self, record: Record) -> Result<()> {
         self.check_poison()?;
-        let mut state = self.state.lock();
         let max = max_record_data(self.config.half_size);
+        let mut encoded = Vec::new();
+        let mut ends = Vec::with_capacity(1);
         match record {
             Record::Write { offset, data } if data.len() > max => {
                 for (i, chunk) in data.chunks(max).enumerate() {
@@ -197,11 +199,21 @@ impl Log {
                         offset: offset + (i * max) as u64,
                         data: chunk.to_vec(),
                     };
-                    push_record(&mut state, &piece);
+                    piece.encode_into(&mut encoded);
+                    ends.push(encoded.len());
                 }
             }
-            record => push_record(&mut state, &record),
+            record => {
+                record.encode_into(&mut encoded);
+                ends.push(encoded.len());
+            }
         }
+        let mut state = self.state.lock();
+        let base = state.buffer.len();
+        state.buffer.extend_from_slice(&encoded);
+        state.record_ends.extend(ends.iter().map(|end| base + end));
+        state.appended += ends.len() as u64;
+        state.dirty_since_switch = true;
         Ok(())
     }
 
@@ -426,11 +438,4 @@ impl Log {
         state.shutdown = true;
         self.changed.notify_all();
     }
-}
-
-fn push_record(state: &mut State, record: &Record) {
-    record.encode_into(&mut state.buffer);
-    state.record_ends.push(state.buffer.len());
-    state.appended += 1;
-    state.dirty_since_switch = true;
 }
