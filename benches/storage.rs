@@ -1,6 +1,6 @@
 //! Commit throughput of quiver against plain redb, measured side by side in one run.
 //!
-//! `cargo bench --bench storage -- [--json] [--quick]`
+//! `cargo bench --bench storage -- [--json] [--quick] [--only commit|checkpoint_stall|recovery]`
 //!
 //! Engines: `quiver` with and without its write-ahead log (N threads, each on its own column
 //! family of one file), `redb-one-file` (N threads sharing one redb database: its writers
@@ -354,13 +354,16 @@ fn recovery(log_mib: u64, json: bool) {
     {
         let db = builder().open(&path).expect("open");
         let cf = db.create_column_family("bulk").expect("cf");
-        let value = vec![0x3C_u8; 2000];
+        // Incompressible values, so that the log's size is the data's size.
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(64);
+        let mut value = vec![0u8; 2000];
         let mut key = 0u64;
         while db.wal_stats().expect("wal").bytes < log_mib << 20 {
             let txn = cf.begin_write().expect("begin");
             {
                 let mut table = txn.open_table(TABLE).expect("table");
                 for _ in 0..50 {
+                    rand::Rng::fill(&mut rng, &mut value[..]);
                     table.insert(key, value.as_slice()).expect("insert");
                     key += 1;
                 }
@@ -396,6 +399,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
+    // `--only commit|checkpoint_stall|recovery` runs one part.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let (duration, reps) = if quick {
         (Duration::from_millis(150), 1)
     } else {
@@ -412,6 +422,15 @@ fn main() {
                 });
             }
         }
+    }
+    if runs("checkpoint_stall") {
+        checkpoint_stall(duration * 2, json);
+    }
+    if runs("recovery") {
+        recovery(if quick { 16 } else { 64 }, json);
+    }
+    if !runs("commit") {
+        return;
     }
     let mut samples: BTreeMap<(Config, Engine), Vec<Sample>> = BTreeMap::new();
     for rep in 0..reps {
@@ -511,6 +530,4 @@ fn main() {
             );
         }
     }
-    checkpoint_stall(duration * 2, json);
-    recovery(if quick { 16 } else { 64 }, json);
 }
