@@ -70,7 +70,7 @@ fn create(container: &Arc<Container>, name: &str) -> CfBackend {
 }
 
 fn open_all(disk: &SimDisk) -> (Arc<Container>, Vec<CfBackend>) {
-    let container = Container::open(Arc::new(disk.file()), config()).expect("open");
+    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
     let backends = ["a", "b"]
         .iter()
         .map(|name| CfBackend {
@@ -83,7 +83,7 @@ fn open_all(disk: &SimDisk) -> (Arc<Container>, Vec<CfBackend>) {
 
 fn run(steps: Vec<Step>) {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config()).expect("open");
+    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
     let mut backends = vec![create(&container, "a"), create(&container, "b")];
     let mut container = container;
     let mut models: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
@@ -162,7 +162,7 @@ proptest! {
 #[test]
 fn a_new_column_family_reports_length_zero_and_regrown_space_reads_zero() {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config()).expect("open");
+    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
     let backend = create(&container, "fresh");
     assert_eq!(backend.len().expect("len"), 0);
     backend.set_len(3 * 4096).expect("grow");
@@ -180,7 +180,7 @@ fn a_new_column_family_reports_length_zero_and_regrown_space_reads_zero() {
 #[test]
 fn space_of_a_deleted_column_family_is_reused_only_after_its_last_handle_drops() {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config()).expect("open");
+    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
     let doomed = create(&container, "doomed");
     doomed.set_len(64 * 1024).expect("set_len");
     doomed.write(0, &[7; 64 * 1024]).expect("write");

@@ -1,6 +1,6 @@
 //! Options for opening a [`Database`].
 
-use crate::cf::container::{Container, ContainerConfig};
+use crate::cf::container::{CheckpointProgress, Container, ContainerConfig};
 use crate::cf::database::Database;
 use crate::error::{Error, Result};
 use crate::io::{FileIo, StdFile};
@@ -239,7 +239,7 @@ impl Builder {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn open_file(&self, file: impl FileIo) -> Result<Database> {
-        let container = Container::open(Arc::new(file), self.container_config())?;
+        let container = Container::open(Arc::new(file), self.container_config(), None)?;
         Ok(Database::from_parts(container, None, self.cache_size))
     }
 
@@ -263,7 +263,8 @@ impl Builder {
             mutation: self.wal_mutation,
         };
         let (wal, logged) = Wal::open(Arc::new(log), Arc::new(main), config)?;
-        let container = Container::open(logged, self.container_config())?;
+        let progress: Arc<dyn CheckpointProgress> = wal.log.clone();
+        let container = Container::open(logged, self.container_config(), Some(progress))?;
         Ok(Database::from_parts(container, Some(wal), self.cache_size))
     }
 

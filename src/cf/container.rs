@@ -145,11 +145,29 @@ struct Meta {
     prev_catalog: Option<Extent>,
     cfs: BTreeMap<u64, Arc<CfState>>,
     free: FreeList,
-    /// Space of deleted column families whose deletion is durable but which still have live
-    /// handles. Recorded as free on disk, reused only once the handles are gone.
-    quarantine: HashMap<u64, Vec<Extent>>,
-    /// Space to record as free in the next commit and to reuse once that commit is durable.
-    pending_free: Vec<Extent>,
+    /// Space of deleted (or discarded) column families, by id: recorded as free on disk, reused
+    /// only once the last handle is gone and a checkpoint made the deletion durable in the main
+    /// file.
+    quarantine: HashMap<u64, Quarantined>,
+}
+
+/// Space waiting to be reused.
+#[derive(Debug)]
+struct Quarantined {
+    extents: Vec<Extent>,
+    /// No handle of the column family is left.
+    handle_gone: bool,
+    /// The log generation the deletion was appended in: reusable once it is retired.
+    generation: u64,
+}
+
+/// How far the write-ahead log's checkpoints have got. Space freed by a deletion is reused only
+/// after the checkpoint of the generation holding the deletion.
+pub(crate) trait CheckpointProgress: std::fmt::Debug + Send + Sync {
+    /// The generation records are appended to now.
+    fn current_generation(&self) -> u64;
+    /// Every generation up to this one is durable in the main file.
+    fn retired_through(&self) -> u64;
 }
 
 /// The shared container state behind a [`crate::Database`].
@@ -162,6 +180,9 @@ pub(crate) struct Container {
     config: ContainerConfig,
     /// Metadata commits since open (for statistics).
     metadata_commits: AtomicU64,
+    /// The log's checkpoint progress (`None` without a log: deletions are durable in the main
+    /// file as soon as their commit is).
+    progress: Option<Arc<dyn CheckpointProgress>>,
 }
 
 fn round_up(n: u64) -> u64 {
@@ -170,7 +191,11 @@ fn round_up(n: u64) -> u64 {
 
 impl Container {
     /// Opens the container stored in `file`, initialising an empty one if the file is new.
-    pub(crate) fn open(file: Arc<dyn FileIo>, config: ContainerConfig) -> Result<Arc<Container>> {
+    pub(crate) fn open(
+        file: Arc<dyn FileIo>,
+        config: ContainerConfig,
+        progress: Option<Arc<dyn CheckpointProgress>>,
+    ) -> Result<Arc<Container>> {
         let loaded = load_newest_catalog(file.as_ref())?;
         let fresh = loaded.is_none();
         let mut meta = Meta {
@@ -182,7 +207,6 @@ impl Container {
             cfs: BTreeMap::new(),
             free: FreeList::default(),
             quarantine: HashMap::new(),
-            pending_free: Vec::new(),
         };
         let mut records = Vec::new();
         if let Some((catalog, at)) = loaded {
@@ -209,8 +233,16 @@ impl Container {
         let (live, creating): (Vec<CfRecord>, Vec<CfRecord>) = records
             .into_iter()
             .partition(|record| record.state == CfRecordState::Live);
+        let generation = progress.as_ref().map_or(0, |p| p.current_generation());
         for record in &creating {
-            meta.pending_free.extend(record.segments.iter().copied());
+            meta.quarantine.insert(
+                record.id,
+                Quarantined {
+                    extents: record.segments.clone(),
+                    handle_gone: true,
+                    generation,
+                },
+            );
         }
         let container = Arc::new_cyclic(|weak: &Weak<Container>| {
             for record in &live {
@@ -226,6 +258,7 @@ impl Container {
                 poisoned: AtomicBool::new(false),
                 config,
                 metadata_commits: AtomicU64::new(0),
+                progress,
             }
         });
         {
@@ -310,7 +343,15 @@ impl Container {
         };
         cf.set_status(CfStatus::Deleted);
         let segments = cf.layout.read().map.segments().to_vec();
-        meta.quarantine.insert(cf.id, segments);
+        let generation = self.progress.as_ref().map_or(0, |p| p.current_generation());
+        meta.quarantine.insert(
+            cf.id,
+            Quarantined {
+                extents: segments,
+                handle_gone: false,
+                generation,
+            },
+        );
         let result = self.commit(&mut meta, None);
         drop(meta);
         // Dropped outside the lock on purpose: this may be the last handle.
@@ -419,17 +460,39 @@ impl Container {
         self.drain_released(&mut meta);
         ContainerStats {
             free_bytes: meta.free.total(),
-            quarantined_bytes: meta.quarantine.values().flatten().map(|e| e.len).sum(),
+            quarantined_bytes: meta
+                .quarantine
+                .values()
+                .flat_map(|q| &q.extents)
+                .map(|e| e.len)
+                .sum(),
             allocated_end: meta.file_end,
             metadata_commits: self.metadata_commits.load(Ordering::Relaxed),
         }
     }
 
+    /// Moves quarantined space to the free list once its column family has no handle left and
+    /// (with the log) a checkpoint has made its deletion durable in the main file.
     fn drain_released(&self, meta: &mut Meta) {
         let released = std::mem::take(&mut *self.released.lock());
         for id in released {
-            if let Some(extents) = meta.quarantine.remove(&id) {
-                for ext in extents {
+            if let Some(q) = meta.quarantine.get_mut(&id) {
+                q.handle_gone = true;
+            }
+        }
+        let retired = self
+            .progress
+            .as_ref()
+            .map_or(u64::MAX, |p| p.retired_through());
+        let ready: Vec<u64> = meta
+            .quarantine
+            .iter()
+            .filter(|(_, q)| q.handle_gone && q.generation <= retired)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ready {
+            if let Some(q) = meta.quarantine.remove(&id) {
+                for ext in q.extents {
                     meta.free.insert(ext);
                 }
             }
@@ -521,11 +584,7 @@ impl Container {
         }
         // The catalog two generations back is referenced only by the slot this commit
         // overwrites: free once the commit is durable.
-        let releasing: Vec<Extent> = meta
-            .prev_catalog
-            .into_iter()
-            .chain(meta.pending_free.iter().copied())
-            .collect();
+        let releasing: Vec<Extent> = meta.prev_catalog.into_iter().collect();
         let mut catalog = Catalog {
             generation,
             file_end: meta.file_end,
@@ -543,7 +602,11 @@ impl Container {
             catalog.free = meta
                 .free
                 .extents()
-                .chain(meta.quarantine.values().flatten().copied())
+                .chain(
+                    meta.quarantine
+                        .values()
+                        .flat_map(|q| q.extents.iter().copied()),
+                )
                 .chain(releasing.iter().copied())
                 .collect();
             let bytes = catalog.encode();
@@ -578,7 +641,6 @@ impl Container {
         for ext in releasing {
             meta.free.insert(ext);
         }
-        meta.pending_free.clear();
         for (cf, record) in meta.cfs.values().zip(&catalog.cfs) {
             cf.durable_len.store(record.len, Ordering::Release);
         }

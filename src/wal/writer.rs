@@ -129,6 +129,8 @@ pub(crate) struct Log {
     state: Mutex<State>,
     changed: Condvar,
     poisoned: AtomicBool,
+    /// Every generation up to this one is durable in the main file.
+    retired: AtomicU64,
     pub counters: LogCounters,
 }
 
@@ -167,6 +169,8 @@ impl Log {
             }),
             changed: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            // Recovery fsynced the main file: everything before this generation is in it.
+            retired: AtomicU64::new(generation - 1),
             counters: LogCounters::default(),
         }
     }
@@ -389,6 +393,9 @@ impl Log {
             return Err(err.into());
         }
         state.checkpoint = Checkpoint::Idle;
+        // No switch can happen while a checkpoint runs, so the retired generation is the one
+        // before the current.
+        self.retired.store(state.generation - 1, Ordering::Release);
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.changed.notify_all();
         Ok(state)
@@ -437,5 +444,15 @@ impl Log {
         let mut state = self.state.lock();
         state.shutdown = true;
         self.changed.notify_all();
+    }
+}
+
+impl crate::cf::container::CheckpointProgress for Log {
+    fn current_generation(&self) -> u64 {
+        self.state.lock().generation
+    }
+
+    fn retired_through(&self) -> u64 {
+        self.retired.load(Ordering::Acquire)
     }
 }
