@@ -322,17 +322,18 @@ impl Database {
         }
     }
 
-    /// Drops the database as if the process had died: the checkpoint thread stops and the file
-    /// lock is released, but nothing is closed, flushed or synced, and memory is leaked. For
-    /// crash tests only.
+    /// Drops the database as if the process had died: from this call on nothing reaches the
+    /// files (every write and sync fails), the checkpoint thread stops and the file lock is
+    /// released. For crash tests only.
     #[cfg(feature = "testing")]
-    pub fn abandon(mut self) {
+    pub fn abandon(self) {
         if let Some(wal) = &self.wal {
+            wal.log.kill();
             wal.stop();
         }
-        // A dead process's locks are released by the kernel.
-        drop(self.lock.take());
-        std::mem::forget(self);
+        self.container.poison();
+        // Dropping now closes nothing: every write the close would make is refused.
+        drop(self);
     }
 
     /// Counters of the write-ahead log, or `None` when it is off.

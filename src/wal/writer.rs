@@ -439,6 +439,13 @@ impl Log {
         }
     }
 
+    /// Refuses every later append, sync and checkpoint, as if the process had died (tests).
+    #[cfg(feature = "testing")]
+    pub(crate) fn kill(&self) {
+        let mut state = self.state.lock();
+        self.poison(&mut state);
+    }
+
     /// Stops the checkpoint thread.
     pub(crate) fn shut_down(&self) {
         let mut state = self.state.lock();
