@@ -92,6 +92,101 @@ struct Event {
     end: usize,
 }
 
+/// Commit `number` of a column family: `rows` rows and the commit's own entry, atomically.
+fn commit_rows(cf: &quiver::ColumnFamily, number: u64, rows: u64, durable: bool) {
+    let mut txn = cf.begin_write().expect("begin");
+    if !durable {
+        txn.set_durability(Durability::None).expect("durability");
+    }
+    {
+        let mut table = txn.open_table(ROWS).expect("rows");
+        for row in 0..rows {
+            table
+                .insert(
+                    number * 1000 + row,
+                    row_value(cf.name(), number, row).as_slice(),
+                )
+                .expect("insert");
+        }
+        txn.open_table(COMMITS)
+            .expect("commits")
+            .insert(number, rows)
+            .expect("insert");
+    }
+    txn.commit().expect("commit");
+}
+
+/// Three writer threads, each committing to its own column family, while the main thread
+/// creates and deletes another column family and runs checkpoints. Every action is recorded
+/// with its span of the shared trace.
+fn run_concurrent_workload(disk: &SimDisk, seed: u64, commits: u64, mode: Mode) -> Vec<Event> {
+    let db = open(disk, mode).expect("open");
+    let events = parking_lot::Mutex::new(Vec::new());
+    let record = |action: Action, start: usize| {
+        events.lock().push(Event {
+            action,
+            start,
+            end: disk.op_count(),
+        });
+    };
+    let families: Vec<_> = (0..3)
+        .map(|i| {
+            let name = format!("writer{i}");
+            let start = disk.op_count();
+            let cf = db.create_column_family(&name).expect("create");
+            record(Action::Create(name), start);
+            cf
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for (i, cf) in families.iter().enumerate() {
+            let record = &record;
+            scope.spawn(move || {
+                let mut rng = StdRng::seed_from_u64(seed * 31 + i as u64);
+                for number in 1..=commits {
+                    let durable = rng.random_bool(0.7);
+                    let start = disk.op_count();
+                    commit_rows(cf, number, rng.random_range(1..8), durable);
+                    let action = Action::Commit {
+                        cf: cf.name().to_owned(),
+                        number,
+                        durable,
+                    };
+                    record(action, start);
+                }
+            });
+        }
+        for round in 0..3 {
+            let name = format!("side{round}");
+            let start = disk.op_count();
+            let side = db.create_column_family(&name).expect("create");
+            record(Action::Create(name.clone()), start);
+            let start = disk.op_count();
+            commit_rows(&side, 1, 3, true);
+            record(
+                Action::Commit {
+                    cf: name.clone(),
+                    number: 1,
+                    durable: true,
+                },
+                start,
+            );
+            if mode != Mode::Plain {
+                db.checkpoint().expect("checkpoint");
+            }
+            drop(side);
+            let start = disk.op_count();
+            db.delete_column_family(&name).expect("delete");
+            record(Action::Delete(name), start);
+        }
+    });
+    drop(families);
+    db.abandon();
+    let mut events = events.into_inner();
+    events.sort_by_key(|e| e.start);
+    events
+}
+
 fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mode: Mode) -> Vec<Event> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut db = open(disk, mode).expect("open");
@@ -127,26 +222,7 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mode: Mode) -> Vec<Even
             let rows = rng.random_range(1..12u64);
             let durable = rng.random_bool(0.8);
             let cf = db.column_family(&name).expect("open cf");
-            let mut txn = cf.begin_write().expect("begin");
-            if !durable {
-                txn.set_durability(Durability::None).expect("durability");
-            }
-            {
-                let mut table = txn.open_table(ROWS).expect("rows");
-                for row in 0..rows {
-                    table
-                        .insert(
-                            number * 1000 + row,
-                            row_value(&name, number, row).as_slice(),
-                        )
-                        .expect("insert");
-                }
-                txn.open_table(COMMITS)
-                    .expect("commits")
-                    .insert(number, rows)
-                    .expect("insert");
-            }
-            txn.commit().expect("commit");
+            commit_rows(&cf, number, rows, durable);
             Action::Commit {
                 cf: name,
                 number,
@@ -317,6 +393,16 @@ fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize, mode: Mod
     let disk = SimDisk::new();
     disk.set_faults(faults);
     let events = run_workload(&disk, seed, steps, mode);
+    explore_events(&disk, &events, seed, max_points, mode)
+}
+
+fn explore_events(
+    disk: &SimDisk,
+    events: &[Event],
+    seed: u64,
+    max_points: usize,
+    mode: Mode,
+) -> CrashReport {
     disk.set_faults(Faults::default());
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut check_rng = StdRng::seed_from_u64(seed ^ 0xc0ffee);
@@ -324,7 +410,7 @@ fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize, mode: Mod
     let mut counter = 0usize;
     let acknowledgements: Vec<usize> = events.iter().flat_map(|e| [e.start, e.end]).collect();
     let mut report = explore_crashes(
-        &disk,
+        disk,
         max_points,
         &acknowledgements,
         &mut rng,
@@ -334,7 +420,7 @@ fn explore(seed: u64, steps: usize, faults: Faults, max_points: usize, mode: Mod
             check_image(
                 image,
                 at,
-                &events,
+                events,
                 &mut check_rng,
                 crash_recovery,
                 &mut nested,
@@ -504,4 +590,19 @@ fn the_crash_checks_catch_a_log_that_acknowledges_before_its_fsync() {
 #[test]
 fn the_crash_checks_catch_a_log_recycled_before_the_main_file_fsync() {
     assert_mutant_caught(WalMutation::RecycleBeforeMainFsync);
+}
+
+#[test]
+fn concurrent_writers_recover_to_an_acknowledged_state_after_any_crash() {
+    let mut images = 0;
+    for (seed, mode) in [(500, Mode::Plain), (501, Mode::Wal), (502, Mode::Wal)] {
+        for _ in 0..soak_factor() {
+            let disk = SimDisk::new();
+            let events = run_concurrent_workload(&disk, seed, 12, mode);
+            let report = explore_events(&disk, &events, seed, 600, mode);
+            assert_clean(&report, &format!("concurrent seed {seed} {mode:?}"));
+            images += report.images;
+        }
+    }
+    assert!(images >= 2000, "only {images} images");
 }
