@@ -1,6 +1,6 @@
 //! Commit throughput of quiver against plain redb, measured side by side in one run.
 //!
-//! `cargo bench --bench storage -- [--json] [--quick] [--only commit|checkpoint_stall|recovery]`
+//! `cargo bench --bench storage -- [--json] [--quick] [--only commit|checkpoint_stall|shared_cf|recovery]`
 //!
 //! Engines: `quiver` with and without its write-ahead log (N threads, each on its own column
 //! family of one file), `redb-one-file` (N threads sharing one redb database: its writers
@@ -339,6 +339,49 @@ fn checkpoint_stall(duration: Duration, json: bool) {
     }
 }
 
+/// Eight threads committing durably to one column family. redb holds a database's write lock
+/// through its commit's sync, so commits of one column family never share a log fsync: this
+/// measures that case (and shows why coalescing repeated writes inside a group commit has
+/// nothing to coalesce under redb). redb with one file is the baseline.
+fn shared_column_family(duration: Duration, json: bool) {
+    let config = Config {
+        threads: 8,
+        keys_per_txn: 1,
+        durable: true,
+    };
+    let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
+    let db = Builder::new()
+        .set_cache_size(CACHE)
+        .open(dir.path().join("shared.qvr"))
+        .expect("open");
+    let cf = db.create_column_family("shared").expect("cf");
+    let writers: Vec<&dyn Committer> = (0..config.threads).map(|_| &cf as &dyn Committer).collect();
+    let before = db.wal_stats().expect("wal");
+    let quiver = sample(drive(&writers, config, duration));
+    let after = db.wal_stats().expect("wal");
+    let redb = redb_file(&dir.path().join("shared.redb"));
+    let writers: Vec<&dyn Committer> = (0..config.threads)
+        .map(|_| &redb as &dyn Committer)
+        .collect();
+    let baseline = sample(drive(&writers, config, duration));
+    let commits = quiver.commits_per_s * duration.as_secs_f64();
+    let per_commit = |a: u64, b: u64| ((a - b) as f64 / commits * 1000.0).round() / 1000.0;
+    let line = json!({
+        "bench": "shared_cf",
+        "threads": config.threads,
+        "durability": "immediate",
+        "quiver_commits_per_s": quiver.commits_per_s.round(),
+        "redb_one_file_commits_per_s": baseline.commits_per_s.round(),
+        "fsyncs_per_commit": per_commit(after.fsyncs, before.fsyncs),
+        "log_bytes_per_commit": per_commit(after.bytes, before.bytes).round(),
+    });
+    if json {
+        println!("{line}");
+    } else {
+        println!("one column family, 8 threads: {line}");
+    }
+}
+
 /// Time to reopen after a crash that left `log_mib` MiB of log to replay.
 fn recovery(log_mib: u64, json: bool) {
     let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
@@ -425,6 +468,9 @@ fn main() {
     }
     if runs("checkpoint_stall") {
         checkpoint_stall(duration * 2, json);
+    }
+    if runs("shared_cf") {
+        shared_column_family(duration * 2, json);
     }
     if runs("recovery") {
         recovery(if quick { 16 } else { 64 }, json);
