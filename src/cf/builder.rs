@@ -144,7 +144,7 @@ impl Builder {
         self
     }
 
-    /// Sets the size of a new log file (two halves; rounded to 8 KiB, at least 64 KiB). An
+    /// Sets the size of a new log file (two halves; rounded to 8 KiB, from 64 KiB to 2 GiB). An
     /// existing log keeps the size it was created with.
     ///
     /// ```
@@ -152,8 +152,8 @@ impl Builder {
     /// builder.set_log_size(16 << 20);
     /// ```
     pub fn set_log_size(&mut self, bytes: u64) -> &mut Builder {
-        // Halves are page multiples that fit the batch format's u32 lengths.
-        let half = (bytes / 2).clamp(32 << 10, u64::from(u32::MAX)) / 4096 * 4096;
+        // Halves are page multiples; recovery reads one into memory, so they are capped.
+        let half = (bytes / 2).clamp(32 << 10, crate::wal::format::MAX_HALF_SIZE) / 4096 * 4096;
         self.log_size = 2 * half;
         self
     }

@@ -51,6 +51,8 @@ use std::fmt;
 
 /// Size of the log header page.
 pub(crate) const LOG_HEADER_SIZE: u64 = 4096;
+/// Largest half the log may have: recovery reads a half into memory.
+pub(crate) const MAX_HALF_SIZE: u64 = 1 << 30;
 const LOG_MAGIC: &[u8; 8] = b"qvrlog\0\x01";
 const LOG_VERSION: u16 = 1;
 const BATCH_MAGIC: &[u8; 4] = b"QVB1";
@@ -249,7 +251,7 @@ pub(crate) fn decode_log_header(bytes: &[u8]) -> LogHeader {
         return LogHeader::Bad("unsupported log version");
     }
     let half_size = u64::from_le_bytes(arr(&used[16..24]));
-    if half_size == 0 || half_size % 4096 != 0 || half_size > u64::from(u32::MAX) {
+    if half_size == 0 || half_size % 4096 != 0 || half_size > MAX_HALF_SIZE {
         return LogHeader::Bad("invalid half size");
     }
     LogHeader::Valid { half_size }

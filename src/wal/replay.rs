@@ -12,7 +12,8 @@
 use crate::error::{Error, Result};
 use crate::io::{FileIo, write_zeros};
 use crate::wal::format::{
-    Batch, LOG_HEADER_SIZE, LogHeader, Record, decode_batch, decode_log_header, encode_log_header,
+    Batch, LOG_HEADER_SIZE, LogHeader, MAX_HALF_SIZE, Record, decode_batch, decode_log_header,
+    encode_log_header,
 };
 use crate::wal::writer::{half_offset, marker};
 
@@ -73,13 +74,13 @@ fn create(log: &dyn FileIo, half_size: u64) -> Result<()> {
 fn half_size_from_len(len: u64) -> Option<u64> {
     let halves = len.checked_sub(LOG_HEADER_SIZE)?;
     let half = halves / 2;
-    (halves % 2 == 0 && half > 0 && half % 4096 == 0 && half <= u64::from(u32::MAX)).then_some(half)
+    (halves % 2 == 0 && half > 0 && half % 4096 == 0 && half <= MAX_HALF_SIZE).then_some(half)
 }
 
 fn scan_both(log: &dyn FileIo, half_size: u64) -> Result<Vec<HalfScan>> {
     let mut scans = Vec::new();
     for parity in 0..2u64 {
-        // Half sizes are at most u32::MAX (checked by the header decoder).
+        // Half sizes are at most MAX_HALF_SIZE (checked by the header decoder).
         let mut half = vec![0u8; half_size as usize];
         log.read_at(LOG_HEADER_SIZE + parity * half_size, &mut half)?;
         scans.extend(scan_half(&half, parity));
