@@ -37,6 +37,7 @@ mod error;
 pub mod io;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vector;
 mod wal;
 
 pub use cf::builder::{

@@ -1,0 +1,178 @@
+//! Distance kernels for f32 and f16 vectors: dot product, squared Euclidean distance, and the
+//! three sums cosine needs, in one pass each.
+//!
+//! Every kernel has a scalar reference ([`scalar`]) and, on x86_64, an AVX2 + FMA version (with
+//! F16C for f16) chosen at run time the first time a kernel is called. Other targets, and Miri,
+//! use the scalar code. The SIMD kernels are tested against the scalar ones over random lengths,
+//! including lengths that are not multiples of the vector width.
+//!
+//! ```
+//! use quiver::vector::distance::{cosine_distance_f32, dot_f32, l2_squared_f32};
+//! let a = [1.0, 2.0, 3.0];
+//! let b = [4.0, 5.0, 6.0];
+//! assert_eq!(dot_f32(&a, &b), 32.0);
+//! assert_eq!(l2_squared_f32(&a, &b), 27.0);
+//! assert!(cosine_distance_f32(&a, &a).abs() < 1e-6);
+//! ```
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use half::f16;
+use std::sync::OnceLock;
+
+/// The three sums of a cosine distance: `a.b`, `a.a`, `b.b`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CosineSums {
+    /// Dot product.
+    pub dot: f32,
+    /// Squared norm of the first vector.
+    pub norm_a: f32,
+    /// Squared norm of the second vector.
+    pub norm_b: f32,
+}
+
+impl CosineSums {
+    /// `1 - cos(a, b)`; 1 when either vector is zero.
+    ///
+    /// ```
+    /// let sums = quiver::vector::distance::CosineSums { dot: 0.0, norm_a: 1.0, norm_b: 1.0 };
+    /// assert_eq!(sums.distance(), 1.0);
+    /// ```
+    pub fn distance(self) -> f32 {
+        let denominator = (self.norm_a * self.norm_b).sqrt();
+        if denominator > 0.0 {
+            1.0 - self.dot / denominator
+        } else {
+            1.0
+        }
+    }
+}
+
+/// The kernels chosen for this machine.
+struct Kernels {
+    dot_f32: fn(&[f32], &[f32]) -> f32,
+    l2_f32: fn(&[f32], &[f32]) -> f32,
+    cosine_f32: fn(&[f32], &[f32]) -> CosineSums,
+    dot_f16: fn(&[f16], &[f16]) -> f32,
+    l2_f16: fn(&[f16], &[f16]) -> f32,
+    cosine_f16: fn(&[f16], &[f16]) -> CosineSums,
+    name: &'static str,
+}
+
+const SCALAR: Kernels = Kernels {
+    dot_f32: scalar::dot_f32,
+    l2_f32: scalar::l2_squared_f32,
+    cosine_f32: scalar::cosine_f32,
+    dot_f16: scalar::dot_f16,
+    l2_f16: scalar::l2_squared_f16,
+    cosine_f16: scalar::cosine_f16,
+    name: "scalar",
+};
+
+fn kernels() -> &'static Kernels {
+    static CHOSEN: OnceLock<Kernels> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        if let Some(kernels) = x86::detect() {
+            return kernels;
+        }
+        SCALAR
+    })
+}
+
+/// Which kernel family this machine uses (`"avx2+fma+f16c"` or `"scalar"`).
+///
+/// ```
+/// assert!(!quiver::vector::distance::kernel_name().is_empty());
+/// ```
+pub fn kernel_name() -> &'static str {
+    kernels().name
+}
+
+/// Dot product of two equally long vectors (extra elements of the longer one are ignored).
+///
+/// ```
+/// assert_eq!(quiver::vector::distance::dot_f32(&[1.0, 2.0], &[3.0, 4.0]), 11.0);
+/// ```
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    (kernels().dot_f32)(a, b)
+}
+
+/// Squared Euclidean distance.
+///
+/// ```
+/// assert_eq!(quiver::vector::distance::l2_squared_f32(&[0.0, 0.0], &[3.0, 4.0]), 25.0);
+/// ```
+pub fn l2_squared_f32(a: &[f32], b: &[f32]) -> f32 {
+    (kernels().l2_f32)(a, b)
+}
+
+/// The cosine sums of two f32 vectors.
+///
+/// ```
+/// let sums = quiver::vector::distance::cosine_sums_f32(&[1.0, 0.0], &[0.0, 2.0]);
+/// assert_eq!((sums.dot, sums.norm_a, sums.norm_b), (0.0, 1.0, 4.0));
+/// ```
+pub fn cosine_sums_f32(a: &[f32], b: &[f32]) -> CosineSums {
+    (kernels().cosine_f32)(a, b)
+}
+
+/// Cosine distance, `1 - cos(a, b)`.
+///
+/// ```
+/// let d = quiver::vector::distance::cosine_distance_f32(&[1.0, 0.0], &[0.0, 2.0]);
+/// assert_eq!(d, 1.0);
+/// ```
+pub fn cosine_distance_f32(a: &[f32], b: &[f32]) -> f32 {
+    cosine_sums_f32(a, b).distance()
+}
+
+/// Dot product of two f16 vectors, accumulated in f32.
+///
+/// ```
+/// use half::f16;
+/// let a = [f16::from_f32(1.0), f16::from_f32(2.0)];
+/// assert_eq!(quiver::vector::distance::dot_f16(&a, &a), 5.0);
+/// ```
+pub fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
+    (kernels().dot_f16)(a, b)
+}
+
+/// Squared Euclidean distance of two f16 vectors, accumulated in f32.
+///
+/// ```
+/// use half::f16;
+/// let a = [f16::from_f32(0.0), f16::from_f32(0.0)];
+/// let b = [f16::from_f32(3.0), f16::from_f32(4.0)];
+/// assert_eq!(quiver::vector::distance::l2_squared_f16(&a, &b), 25.0);
+/// ```
+pub fn l2_squared_f16(a: &[f16], b: &[f16]) -> f32 {
+    (kernels().l2_f16)(a, b)
+}
+
+/// The cosine sums of two f16 vectors, accumulated in f32.
+///
+/// ```
+/// use half::f16;
+/// let a = [f16::from_f32(1.0), f16::from_f32(0.0)];
+/// assert_eq!(quiver::vector::distance::cosine_sums_f16(&a, &a).dot, 1.0);
+/// ```
+pub fn cosine_sums_f16(a: &[f16], b: &[f16]) -> CosineSums {
+    (kernels().cosine_f16)(a, b)
+}
+
+/// Cosine distance of two f16 vectors.
+///
+/// ```
+/// use half::f16;
+/// let a = [f16::from_f32(1.0), f16::from_f32(1.0)];
+/// assert!(quiver::vector::distance::cosine_distance_f16(&a, &a).abs() < 1e-6);
+/// ```
+pub fn cosine_distance_f16(a: &[f16], b: &[f16]) -> f32 {
+    cosine_sums_f16(a, b).distance()
+}
+
+#[cfg(test)]
+mod tests;
