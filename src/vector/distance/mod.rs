@@ -2,8 +2,12 @@
 //! three sums cosine needs, in one pass each.
 //!
 //! Every kernel has a scalar reference ([`scalar`]) and, on x86_64, an AVX2 + FMA version (with
-//! F16C for f16) chosen at run time the first time a kernel is called. Other targets, and Miri,
-//! use the scalar code. The SIMD kernels are tested against the scalar ones over random lengths,
+//! F16C for f16) chosen at run time the first time a kernel is called. Other targets use the
+//! scalar code. Under Miri the SIMD kernels run when the features are enabled at compile time:
+//! `RUSTFLAGS="-C target-feature=+avx2,+fma,+f16c" cargo +nightly miri test --lib f32_kernels`
+//! checks the f32 kernels at every tested length and offset (no undefined behaviour found; about
+//! seven minutes, so not in CI). Miri does not implement the F16C conversion instructions, so the
+//! f16 kernels cannot run under it. The SIMD kernels are tested against the scalar ones over random lengths,
 //! including lengths that are not multiples of the vector width.
 //!
 //! ```
@@ -74,7 +78,7 @@ const SCALAR: Kernels = Kernels {
 fn kernels() -> &'static Kernels {
     static CHOSEN: OnceLock<Kernels> = OnceLock::new();
     CHOSEN.get_or_init(|| {
-        #[cfg(all(target_arch = "x86_64", not(miri)))]
+        #[cfg(target_arch = "x86_64")]
         if let Some(kernels) = x86::detect() {
             return kernels;
         }
