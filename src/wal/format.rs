@@ -74,9 +74,42 @@ pub(crate) enum Record {
 }
 
 impl Record {
-    /// Encodes the record, compressing a write when that pays.
+    /// The change this record describes, borrowing its bytes.
+    #[cfg(test)]
+    pub(crate) fn as_change(&self) -> Change<'_> {
+        match self {
+            Record::Write { offset, data } => Change::Write {
+                offset: *offset,
+                data,
+            },
+            Record::Zero { offset, len } => Change::Zero {
+                offset: *offset,
+                len: *len,
+            },
+            Record::SetLen { len } => Change::SetLen { len: *len },
+        }
+    }
+
+    /// Encodes the record (see [`Change::encode_into`]).
+    #[cfg(test)]
     pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
-        if let Record::Write { offset, data } = self
+        self.as_change().encode_into(out);
+    }
+}
+
+/// A change to log, borrowing the written bytes from the caller: encoding reads them once,
+/// straight into the log buffer (or the compressor), without an owned copy first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change<'a> {
+    Write { offset: u64, data: &'a [u8] },
+    Zero { offset: u64, len: u64 },
+    SetLen { len: u64 },
+}
+
+impl Change<'_> {
+    /// Encodes the change as one record, compressing a write when that pays.
+    pub(crate) fn encode_into(self, out: &mut Vec<u8>) {
+        if let Change::Write { offset, data } = self
             && data.len() >= MIN_COMPRESS
             && let Ok(original) = u32::try_from(data.len())
         {
@@ -91,9 +124,9 @@ impl Record {
             }
         }
         let (kind, offset, len, data): (u8, u64, u64, &[u8]) = match self {
-            Record::Write { offset, data } => (1, *offset, data.len() as u64, data),
-            Record::Zero { offset, len } => (2, *offset, *len, &[]),
-            Record::SetLen { len } => (3, *len, 0, &[]),
+            Change::Write { offset, data } => (1, offset, data.len() as u64, data),
+            Change::Zero { offset, len } => (2, offset, len, &[]),
+            Change::SetLen { len } => (3, len, 0, &[]),
         };
         out.push(kind);
         out.extend_from_slice(&offset.to_le_bytes());

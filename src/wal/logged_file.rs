@@ -2,7 +2,7 @@
 //! are appended to the log; a sync waits for the log (group commit), never for the main file.
 
 use crate::io::FileIo;
-use crate::wal::format::Record;
+use crate::wal::format::Change;
 use crate::wal::writer::Log;
 use std::io;
 use std::sync::Arc;
@@ -34,16 +34,13 @@ impl FileIo for LoggedFile {
         // must find the bytes already in the main file.
         self.main.write_at(offset, data)?;
         self.log
-            .append(Record::Write {
-                offset,
-                data: data.to_vec(),
-            })
+            .append(Change::Write { offset, data })
             .map_err(to_io)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.main.set_len(len)?;
-        self.log.append(Record::SetLen { len }).map_err(to_io)
+        self.log.append(Change::SetLen { len }).map_err(to_io)
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -56,6 +53,6 @@ impl FileIo for LoggedFile {
 
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
         self.main.zero_range(offset, len)?;
-        self.log.append(Record::Zero { offset, len }).map_err(to_io)
+        self.log.append(Change::Zero { offset, len }).map_err(to_io)
     }
 }

@@ -29,7 +29,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::FileIo;
-use crate::wal::format::{BATCH_HEADER, BATCH_TRAILER, LOG_HEADER_SIZE, Record, encode_batch};
+use crate::wal::format::{BATCH_HEADER, BATCH_TRAILER, Change, LOG_HEADER_SIZE, encode_batch};
 
 /// Size of an empty batch: the marker that starts each generation.
 pub(crate) const MARKER_LEN: u64 = (BATCH_HEADER + BATCH_TRAILER) as u64;
@@ -189,26 +189,27 @@ impl Log {
         self.changed.notify_all();
     }
 
-    /// Appends a record. Call only after the change is written through to the main file.
-    /// Encoding (and compression) happens before the lock is taken, in the caller's thread.
-    pub(crate) fn append(&self, record: Record) -> Result<()> {
+    /// Appends a change. Call only after it is written through to the main file. Encoding (and
+    /// compression) happens before the lock is taken, in the caller's thread; writes larger than
+    /// a record may hold are split into several records.
+    pub(crate) fn append(&self, change: Change<'_>) -> Result<()> {
         self.check_poison()?;
         let max = max_record_data(self.config.half_size);
         let mut encoded = Vec::new();
         let mut ends = Vec::with_capacity(1);
-        match record {
-            Record::Write { offset, data } if data.len() > max => {
+        match change {
+            Change::Write { offset, data } if data.len() > max => {
                 for (i, chunk) in data.chunks(max).enumerate() {
-                    let piece = Record::Write {
+                    let piece = Change::Write {
                         offset: offset + (i * max) as u64,
-                        data: chunk.to_vec(),
+                        data: chunk,
                     };
                     piece.encode_into(&mut encoded);
                     ends.push(encoded.len());
                 }
             }
-            record => {
-                record.encode_into(&mut encoded);
+            change => {
+                change.encode_into(&mut encoded);
                 ends.push(encoded.len());
             }
         }
