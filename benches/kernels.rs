@@ -43,40 +43,36 @@ fn main() {
             })
         );
     };
-    report(
-        "f32",
-        "dot",
-        time_per_pair(query, base, distance::dot_f32),
-        time_per_pair(query, base, scalar::dot_f32),
-    );
-    report(
-        "f32",
-        "l2",
-        time_per_pair(query, base, distance::l2_squared_f32),
-        time_per_pair(query, base, scalar::l2_squared_f32),
-    );
-    report(
-        "f32",
-        "cosine",
-        time_per_pair(query, base, distance::cosine_distance_f32),
-        time_per_pair(query, base, |a, b| scalar::cosine_f32(a, b).distance()),
-    );
-    report(
-        "f16",
-        "dot",
-        time_per_pair(query16, base16, distance::dot_f16),
-        time_per_pair(query16, base16, scalar::dot_f16),
-    );
-    report(
-        "f16",
-        "l2",
-        time_per_pair(query16, base16, distance::l2_squared_f16),
-        time_per_pair(query16, base16, scalar::l2_squared_f16),
-    );
-    report(
-        "f16",
-        "cosine",
-        time_per_pair(query16, base16, distance::cosine_distance_f16),
-        time_per_pair(query16, base16, |a, b| scalar::cosine_f16(a, b).distance()),
-    );
+    type Pair<T> = (&'static str, fn(&[T], &[T]) -> f32, fn(&[T], &[T]) -> f32);
+    let f32_kernels: [Pair<f32>; 3] = [
+        ("dot", distance::dot_f32, scalar::dot_f32),
+        ("l2", distance::l2_squared_f32, scalar::l2_squared_f32),
+        ("cosine", distance::cosine_distance_f32, |a, b| {
+            scalar::cosine_f32(a, b).distance()
+        }),
+    ];
+    let f16_kernels: [Pair<f16>; 3] = [
+        ("dot", distance::dot_f16, scalar::dot_f16),
+        ("l2", distance::l2_squared_f16, scalar::l2_squared_f16),
+        ("cosine", distance::cosine_distance_f16, |a, b| {
+            scalar::cosine_f16(a, b).distance()
+        }),
+    ];
+    for (metric, simd, reference) in f32_kernels {
+        report(
+            "f32",
+            metric,
+            time_per_pair(query, base, simd),
+            time_per_pair(query, base, reference),
+        );
+    }
+    for (metric, simd, reference) in f16_kernels {
+        let simd = time_per_pair(query16, base16, simd);
+        report(
+            "f16",
+            metric,
+            simd,
+            time_per_pair(query16, base16, reference),
+        );
+    }
 }

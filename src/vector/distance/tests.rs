@@ -26,23 +26,35 @@ fn this_machine_runs_the_simd_kernels_when_it_can() {
     }
 }
 
-#[test]
-fn f32_kernels_equal_the_scalar_reference_at_every_length_and_offset() {
-    let mut rng = StdRng::seed_from_u64(1);
+/// The dispatched kernels and the scalar reference for one element type.
+struct KernelSet<T> {
+    dot: fn(&[T], &[T]) -> f32,
+    l2: fn(&[T], &[T]) -> f32,
+    cosine: fn(&[T], &[T]) -> CosineSums,
+    scalar_dot: fn(&[T], &[T]) -> f32,
+    scalar_l2: fn(&[T], &[T]) -> f32,
+    scalar_cosine: fn(&[T], &[T]) -> CosineSums,
+}
+
+/// Compares every kernel with its reference at lengths 0-299, at unaligned offsets (as values
+/// read from redb pages are).
+fn check_against_reference<T: Copy>(seed: u64, convert: fn(f32) -> T, k: KernelSet<T>) {
+    let mut rng = StdRng::seed_from_u64(seed);
     for n in 0..300 {
-        // Offsets make the slices unaligned, as values read from redb pages are.
         let offset = n % 4;
-        let a = random_f32(&mut rng, n + offset);
-        let b = random_f32(&mut rng, n + offset);
+        let a: Vec<T> = random_f32(&mut rng, n + offset)
+            .into_iter()
+            .map(convert)
+            .collect();
+        let b: Vec<T> = random_f32(&mut rng, n + offset)
+            .into_iter()
+            .map(convert)
+            .collect();
         let (a, b) = (&a[offset..], &b[offset..]);
         let eps = epsilon(n);
-        assert_relative_eq!(dot_f32(a, b), scalar::dot_f32(a, b), epsilon = eps);
-        assert_relative_eq!(
-            l2_squared_f32(a, b),
-            scalar::l2_squared_f32(a, b),
-            epsilon = eps
-        );
-        let (got, want) = (cosine_sums_f32(a, b), scalar::cosine_f32(a, b));
+        assert_relative_eq!((k.dot)(a, b), (k.scalar_dot)(a, b), epsilon = eps);
+        assert_relative_eq!((k.l2)(a, b), (k.scalar_l2)(a, b), epsilon = eps);
+        let (got, want) = ((k.cosine)(a, b), (k.scalar_cosine)(a, b));
         assert_relative_eq!(got.dot, want.dot, epsilon = eps);
         assert_relative_eq!(got.norm_a, want.norm_a, epsilon = eps);
         assert_relative_eq!(got.norm_b, want.norm_b, epsilon = eps);
@@ -50,31 +62,29 @@ fn f32_kernels_equal_the_scalar_reference_at_every_length_and_offset() {
 }
 
 #[test]
+fn f32_kernels_equal_the_scalar_reference_at_every_length_and_offset() {
+    let kernels = KernelSet {
+        dot: dot_f32,
+        l2: l2_squared_f32,
+        cosine: cosine_sums_f32,
+        scalar_dot: scalar::dot_f32,
+        scalar_l2: scalar::l2_squared_f32,
+        scalar_cosine: scalar::cosine_f32,
+    };
+    check_against_reference(1, |x| x, kernels);
+}
+
+#[test]
 fn f16_kernels_equal_the_scalar_reference_at_every_length_and_offset() {
-    let mut rng = StdRng::seed_from_u64(2);
-    for n in 0..300 {
-        let offset = n % 3;
-        let a: Vec<f16> = random_f32(&mut rng, n + offset)
-            .into_iter()
-            .map(f16::from_f32)
-            .collect();
-        let b: Vec<f16> = random_f32(&mut rng, n + offset)
-            .into_iter()
-            .map(f16::from_f32)
-            .collect();
-        let (a, b) = (&a[offset..], &b[offset..]);
-        let eps = epsilon(n);
-        assert_relative_eq!(dot_f16(a, b), scalar::dot_f16(a, b), epsilon = eps);
-        assert_relative_eq!(
-            l2_squared_f16(a, b),
-            scalar::l2_squared_f16(a, b),
-            epsilon = eps
-        );
-        let (got, want) = (cosine_sums_f16(a, b), scalar::cosine_f16(a, b));
-        assert_relative_eq!(got.dot, want.dot, epsilon = eps);
-        assert_relative_eq!(got.norm_a, want.norm_a, epsilon = eps);
-        assert_relative_eq!(got.norm_b, want.norm_b, epsilon = eps);
-    }
+    let kernels = KernelSet {
+        dot: dot_f16,
+        l2: l2_squared_f16,
+        cosine: cosine_sums_f16,
+        scalar_dot: scalar::dot_f16,
+        scalar_l2: scalar::l2_squared_f16,
+        scalar_cosine: scalar::cosine_f16,
+    };
+    check_against_reference(2, f16::from_f32, kernels);
 }
 
 #[test]
