@@ -66,6 +66,37 @@ pub enum Error {
     Poisoned,
     /// The database (or this column family handle's database) was closed.
     Closed,
+    /// A vector has the wrong number of components for its collection.
+    DimensionMismatch {
+        /// The collection's dimension.
+        expected: usize,
+        /// The vector's length.
+        found: usize,
+    },
+    /// A vector was rejected: a NaN or infinite component, a component the element type cannot
+    /// represent, or a zero vector under cosine. Nothing was written.
+    InvalidVector(String),
+    /// A collection exists with a different configuration than the one asked for.
+    ConfigMismatch {
+        /// The collection's name.
+        collection: String,
+        /// What the collection holds.
+        stored: String,
+        /// What the caller asked for.
+        requested: String,
+    },
+    /// The column family exists but is not a vector collection (or its configuration is damaged).
+    NotACollection {
+        /// The column family's name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An item id was rejected (numeric ids must be below 2^63).
+    InvalidId(String),
+    /// A search hit names a collection this store has not opened with its types, so its records
+    /// cannot be decoded.
+    CollectionNotOpen(String),
     /// An operating-system I/O error.
     Io(io::Error),
     /// An error reported by redb inside a column family.
@@ -109,6 +140,30 @@ impl fmt::Display for Error {
                 "an earlier I/O error left the database in an unknown state; reopen it to recover"
             ),
             Error::Closed => write!(f, "the database was closed; open it again to continue"),
+            Error::DimensionMismatch { expected, found } => write!(
+                f,
+                "vector has {found} components but the collection holds {expected}-d vectors"
+            ),
+            Error::InvalidVector(reason) => {
+                write!(f, "invalid vector: {reason}; nothing was written")
+            }
+            Error::ConfigMismatch {
+                collection,
+                stored,
+                requested,
+            } => write!(
+                f,
+                "collection '{collection}' holds {stored} but was opened as {requested}; open it with its own types or use another name"
+            ),
+            Error::NotACollection { name, reason } => write!(
+                f,
+                "column family '{name}' is not a vector collection: {reason}"
+            ),
+            Error::InvalidId(reason) => write!(f, "invalid id: {reason}"),
+            Error::CollectionNotOpen(name) => write!(
+                f,
+                "collection '{name}' has not been opened in this store; open it with Store::collection() to fetch its records"
+            ),
             Error::Io(err) => write!(f, "I/O error: {err}"),
             Error::Redb(err) => write!(f, "redb error: {err}"),
         }

@@ -20,8 +20,13 @@
 //! ```
 
 pub mod scalar;
+pub(crate) mod stored_scalar;
+#[cfg(target_arch = "x86_64")]
+mod stored_x86;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+use crate::vector::element::Element;
 
 use half::f16;
 use std::sync::OnceLock;
@@ -54,6 +59,9 @@ impl CosineSums {
     }
 }
 
+/// Four queries against one stored vector.
+type Dot4Kernel = fn([&[f32]; 4], &[u8], Element) -> [f32; 4];
+
 /// The kernels chosen for this machine.
 struct Kernels {
     dot_f32: fn(&[f32], &[f32]) -> f32,
@@ -62,6 +70,10 @@ struct Kernels {
     dot_f16: fn(&[f16], &[f16]) -> f32,
     l2_f16: fn(&[f16], &[f16]) -> f32,
     cosine_f16: fn(&[f16], &[f16]) -> CosineSums,
+    stored_dot: fn(&[f32], &[u8], Element) -> f32,
+    stored_l2: fn(&[f32], &[u8], Element) -> f32,
+    stored_norm: fn(&[u8], Element) -> f32,
+    stored_dot4: Dot4Kernel,
     name: &'static str,
 }
 
@@ -72,6 +84,10 @@ const SCALAR: Kernels = Kernels {
     dot_f16: scalar::dot_f16,
     l2_f16: scalar::l2_squared_f16,
     cosine_f16: scalar::cosine_f16,
+    stored_dot: stored_scalar::dot,
+    stored_l2: stored_scalar::l2_squared,
+    stored_norm: stored_scalar::norm_squared,
+    stored_dot4: stored_scalar::dot4,
     name: "scalar",
 };
 
@@ -176,6 +192,58 @@ pub fn cosine_sums_f16(a: &[f16], b: &[f16]) -> CosineSums {
 /// ```
 pub fn cosine_distance_f16(a: &[f16], b: &[f16]) -> f32 {
     cosine_sums_f16(a, b).distance()
+}
+
+/// Dot product of an f32 query with a stored vector given as little-endian bytes of `element`
+/// (any alignment: values borrowed from redb pages are not aligned). Uses the query's length, or
+/// fewer elements if the bytes are shorter.
+///
+/// ```
+/// use quiver::vector::Element;
+/// use quiver::vector::distance::dot_stored;
+/// let stored: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// assert_eq!(dot_stored(&[3.0, 4.0], &stored, Element::F32), 11.0);
+/// ```
+pub fn dot_stored(query: &[f32], stored: &[u8], element: Element) -> f32 {
+    (kernels().stored_dot)(query, stored, element)
+}
+
+/// Squared Euclidean distance between an f32 query and a stored vector (see [`dot_stored`]).
+///
+/// ```
+/// use half::f16;
+/// use quiver::vector::Element;
+/// use quiver::vector::distance::l2_squared_stored;
+/// let stored: Vec<u8> = [3.0f32, 4.0].iter().flat_map(|x| f16::from_f32(*x).to_le_bytes()).collect();
+/// assert_eq!(l2_squared_stored(&[0.0, 0.0], &stored, Element::F16), 25.0);
+/// ```
+pub fn l2_squared_stored(query: &[f32], stored: &[u8], element: Element) -> f32 {
+    (kernels().stored_l2)(query, stored, element)
+}
+
+/// Squared norm of a stored vector (all of its elements).
+///
+/// ```
+/// use quiver::vector::Element;
+/// let stored: Vec<u8> = [3.0f32, 4.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// assert_eq!(quiver::vector::distance::norm_squared_stored(&stored, Element::F32), 25.0);
+/// ```
+pub fn norm_squared_stored(stored: &[u8], element: Element) -> f32 {
+    (kernels().stored_norm)(stored, element)
+}
+
+/// Dot products of four f32 queries with one stored vector, reading the stored vector once.
+/// Uses the shortest query's length.
+///
+/// ```
+/// use quiver::vector::Element;
+/// let stored: Vec<u8> = [1.0f32, 1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// let q = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 2.0]];
+/// let dots = quiver::vector::distance::dot4_stored([&q[0], &q[1], &q[2], &q[3]], &stored, Element::F32);
+/// assert_eq!(dots, [1.0, 1.0, 2.0, 4.0]);
+/// ```
+pub fn dot4_stored(queries: [&[f32]; 4], stored: &[u8], element: Element) -> [f32; 4] {
+    (kernels().stored_dot4)(queries, stored, element)
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub(super) fn detect() -> Option<Kernels> {
         dot_f16,
         l2_f16,
         cosine_f16,
+        stored_dot: super::stored_x86::dot,
+        stored_l2: super::stored_x86::l2_squared,
+        stored_norm: super::stored_x86::norm_squared,
+        stored_dot4: super::stored_x86::dot4,
         name: "avx2+fma+f16c",
     })
 }
@@ -48,7 +52,7 @@ unsafe fn load_f16(p: *const f16) -> __m256 {
 
 /// Sum of the eight lanes.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn horizontal_sum(v: __m256) -> f32 {
+pub(super) fn horizontal_sum(v: __m256) -> f32 {
     let low = _mm256_castps256_ps128(v);
     let high = _mm256_extractf128_ps::<1>(v);
     let quad = _mm_add_ps(low, high);
@@ -58,7 +62,7 @@ fn horizontal_sum(v: __m256) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
-fn sum4(acc: [__m256; 4]) -> f32 {
+pub(super) fn sum4(acc: [__m256; 4]) -> f32 {
     horizontal_sum(_mm256_add_ps(
         _mm256_add_ps(acc[0], acc[1]),
         _mm256_add_ps(acc[2], acc[3]),

@@ -1,0 +1,226 @@
+//! Write batches: upserts and deletes committed as one redb transaction over all of a
+//! collection's tables.
+//!
+//! Every vector is checked when it is added to the batch ([`check_vector`]), so a bad vector is
+//! reported before anything is written and the batch stays usable. Committing a batch
+//! ([`Collection::commit`](super::Collection::commit)) writes, in one transaction: the vectors,
+//! the records, the string-id mappings, one change record per item for the global index (when
+//! the collection is indexed), and deletes change records the global index has durably applied.
+
+use crate::error::{Error, Result};
+use crate::vector::config::StoredConfig;
+use crate::vector::metric::check_vector;
+use crate::vector::tables::FIRST_STRING_ID;
+use redb::Value;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+/// How an item is named in a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ItemKey {
+    Id(u64),
+    Str(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    Upsert {
+        key: ItemKey,
+        vector: Range<usize>,
+        record: Range<usize>,
+    },
+    Delete {
+        key: ItemKey,
+    },
+}
+
+/// A group of writes to one collection, committed atomically by
+/// [`Collection::commit`](super::Collection::commit).
+///
+/// ```
+/// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("batch.qvr"))?;
+/// let items = store.create_collection::<F32<2>, u64>("items", CollectionConfig::new(Metric::L2))?;
+/// let mut batch = items.batch();
+/// for id in 0..100u64 {
+///     batch.upsert(id, &[id as f32, 1.0], &(id * 10))?;
+/// }
+/// batch.delete(7);
+/// items.commit(batch, quiver::Durability::Immediate)?;
+/// assert_eq!(items.len(), 99);
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub struct WriteBatch<V, M> {
+    pub(crate) config: StoredConfig,
+    pub(crate) ops: Vec<Op>,
+    pub(crate) bytes: Vec<u8>,
+    _types: PhantomData<fn() -> (V, M)>,
+}
+
+impl<V, M> fmt::Debug for WriteBatch<V, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteBatch")
+            .field("ops", &self.ops.len())
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Numeric ids must stay below the range string ids are allocated from.
+pub(crate) fn check_id(id: u64) -> Result<()> {
+    if id >= FIRST_STRING_ID {
+        Err(Error::InvalidId(format!(
+            "numeric id {id} is in the range reserved for string ids (2^63 and above)"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
+    pub(crate) fn new(config: StoredConfig) -> Self {
+        WriteBatch {
+            config,
+            ops: Vec::new(),
+            bytes: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+
+    /// Number of operations.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let mut batch = c.batch();
+    /// batch.delete(1);
+    /// assert_eq!(batch.len(), 1);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch is empty.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// assert!(c.batch().is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    fn push_upsert(
+        &mut self,
+        key: ItemKey,
+        vector: &[f32],
+        record: &M::SelfType<'_>,
+    ) -> Result<()> {
+        check_vector(
+            vector,
+            self.config.dim,
+            self.config.element,
+            self.config.metric,
+        )?;
+        let start = self.bytes.len();
+        self.config.element.encode_into(vector, &mut self.bytes);
+        let middle = self.bytes.len();
+        self.bytes.extend_from_slice(M::as_bytes(record).as_ref());
+        self.ops.push(Op::Upsert {
+            key,
+            vector: start..middle,
+            record: middle..self.bytes.len(),
+        });
+        Ok(())
+    }
+
+    /// Inserts or replaces item `id` (below 2^63). The vector is checked now; on error nothing
+    /// is added.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<2>, ()>("c", CollectionConfig::new(Metric::Cosine))?;
+    /// let mut batch = c.batch();
+    /// batch.upsert(1, &[0.5, 0.5], &())?;
+    /// assert!(batch.upsert(2, &[0.0, 0.0], &()).is_err()); // zero vector under cosine
+    /// assert!(batch.upsert(3, &[1.0], &()).is_err()); // wrong dimension
+    /// assert_eq!(batch.len(), 1);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn upsert(&mut self, id: u64, vector: &[f32], record: &M::SelfType<'_>) -> Result<()> {
+        check_id(id)?;
+        self.push_upsert(ItemKey::Id(id), vector, record)
+    }
+
+    /// Inserts or replaces the item named `string_id`; a new name is given a numeric id (from
+    /// 2^63 up) in the same transaction.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<2>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let mut batch = c.batch();
+    /// batch.upsert_str("doc-17", &[0.5, 0.5], &())?;
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// assert!(c.id_of("doc-17")?.is_some());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn upsert_str(
+        &mut self,
+        string_id: &str,
+        vector: &[f32],
+        record: &M::SelfType<'_>,
+    ) -> Result<()> {
+        self.push_upsert(ItemKey::Str(string_id.to_owned()), vector, record)
+    }
+
+    /// Deletes item `id` (nothing happens if it does not exist).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let mut batch = c.batch();
+    /// batch.delete(42);
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn delete(&mut self, id: u64) {
+        self.ops.push(Op::Delete {
+            key: ItemKey::Id(id),
+        });
+    }
+
+    /// Deletes the item named `string_id`, and its name.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert_str("gone", &[1.0], &())?;
+    /// let mut batch = c.batch();
+    /// batch.delete_str("gone");
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// assert_eq!(c.id_of("gone")?, None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn delete_str(&mut self, string_id: &str) {
+        self.ops.push(Op::Delete {
+            key: ItemKey::Str(string_id.to_owned()),
+        });
+    }
+}

@@ -1,0 +1,514 @@
+//! A typed handle to one collection: writes, point reads, exact search and the second lookup.
+
+use crate::error::{Error, Result};
+use crate::vector::batch::WriteBatch;
+use crate::vector::config::StoredConfig;
+use crate::vector::element::VectorType;
+use crate::vector::fetch::Fetched;
+use crate::vector::filter::Filter;
+use crate::vector::metric::{Metric, check_vector};
+use crate::vector::mirror::MirrorStats;
+use crate::vector::scan::{self, Allow, Prepared, Source};
+use crate::vector::shared::CollectionShared;
+use crate::vector::store::Notifier;
+use crate::vector::tables::{ID_STRINGS, STRING_IDS, records, vectors};
+use crate::vector::topk::{Candidate, Hit};
+use crate::vector::write;
+use redb::{Durability, OwnedAccessGuard, Value};
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// One entity type: vectors of type `V` (for example [`F32<384>`](crate::vector::F32)) with
+/// records of type `M` (any redb [`Value`]), in their own column family.
+///
+/// Handles are cheap to clone and can be used from many threads; writes to one collection are
+/// serialized, writes to different collections run in parallel.
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("docs.qvr"))?;
+/// let docs = store.create_collection::<F32<3>, &str>("docs", CollectionConfig::new(Metric::Cosine))?;
+/// docs.upsert(1, &[1.0, 0.0, 0.0], &"about cats")?;
+/// docs.upsert(2, &[0.0, 1.0, 0.0], &"about dogs")?;
+/// let hits = docs.search(&[0.9, 0.1, 0.0], 1)?;
+/// assert_eq!(hits[0].id, 1);
+/// assert_eq!(docs.get_record(1)?.unwrap().value(), "about cats");
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub struct Collection<V, M> {
+    pub(crate) shared: Arc<CollectionShared>,
+    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) _types: PhantomData<fn() -> (V, M)>,
+}
+
+impl<V, M> Clone for Collection<V, M> {
+    fn clone(&self) -> Self {
+        Collection {
+            shared: self.shared.clone(),
+            notifier: self.notifier.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<V, M> fmt::Debug for Collection<V, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collection")
+            .field("name", &self.shared.name)
+            .field("config", &self.shared.config.describe())
+            .finish()
+    }
+}
+
+impl<V: VectorType, M: Value + 'static> Collection<V, M> {
+    /// The collection's name.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<2>, ()>("users", CollectionConfig::new(Metric::Dot))?;
+    /// assert_eq!(c.name(), "users");
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The metric searches use.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<2>, ()>("users", CollectionConfig::new(Metric::L2))?;
+    /// assert_eq!(c.metric(), Metric::L2);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn metric(&self) -> Metric {
+        self.shared.config.metric
+    }
+
+    /// Whether the store's global index covers this collection.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<2>, ()>("users", CollectionConfig::new(Metric::L2))?;
+    /// assert!(!c.is_indexed_globally()); // this store has no global index
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn is_indexed_globally(&self) -> bool {
+        self.shared.config.indexed
+    }
+
+    /// Number of items.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(5, &[1.0], &())?;
+    /// assert_eq!(c.len(), 1);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.mirror.read().as_ref().map_or(0, |m| m.len())
+    }
+
+    /// Whether the collection has no items.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// assert!(c.is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of the in-memory mirror that exact search scans, and how long it took to load.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<4>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0; 4], &())?;
+    /// assert!(c.mirror_stats().memory_bytes >= 16);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn mirror_stats(&self) -> MirrorStats {
+        self.shared
+            .mirror
+            .read()
+            .as_ref()
+            .map(|m| m.stats())
+            .unwrap_or_default()
+    }
+
+    /// A new empty batch for this collection.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// assert!(c.batch().is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn batch(&self) -> WriteBatch<V, M> {
+        WriteBatch::new(self.shared.config.clone())
+    }
+
+    /// Commits a batch as one transaction. With [`Durability::Immediate`] the call returns once
+    /// the batch is durable (with the log on, one group-committed log fsync); with
+    /// [`Durability::None`] it is visible at once and becomes durable with the next durable
+    /// commit of this collection or the next checkpoint.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let mut batch = c.batch();
+    /// batch.upsert(1, &[2.0], &())?;
+    /// c.commit(batch, quiver::Durability::None)?;
+    /// assert_eq!(c.len(), 1);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn commit(&self, batch: WriteBatch<V, M>, durability: Durability) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        write::commit(&self.shared, batch, durability)?;
+        if self.shared.config.indexed {
+            self.notifier.notify();
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces one item, durably.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<2>, u64>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(9, &[1.0, 2.0], &99)?;
+    /// assert_eq!(c.get_vector(9)?, Some(vec![1.0, 2.0]));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn upsert(&self, id: u64, vector: &[f32], record: &M::SelfType<'_>) -> Result<()> {
+        let mut batch = self.batch();
+        batch.upsert(id, vector, record)?;
+        self.commit(batch, Durability::Immediate)
+    }
+
+    /// Inserts or replaces one item named by a string id, durably; returns its numeric id.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<2>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let id = c.upsert_str("readme.md#3", &[1.0, 2.0], &())?;
+    /// assert_eq!(c.string_id(id)?.as_deref(), Some("readme.md#3"));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn upsert_str(
+        &self,
+        string_id: &str,
+        vector: &[f32],
+        record: &M::SelfType<'_>,
+    ) -> Result<u64> {
+        let mut batch = self.batch();
+        batch.upsert_str(string_id, vector, record)?;
+        self.commit(batch, Durability::Immediate)?;
+        self.id_of(string_id)?.ok_or_else(|| {
+            Error::InvalidId(format!(
+                "string id {string_id:?} vanished during the upsert"
+            ))
+        })
+    }
+
+    /// Deletes one item, durably (nothing happens if it does not exist).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<2>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0, 2.0], &())?;
+    /// c.delete(1)?;
+    /// assert_eq!(c.get_vector(1)?, None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn delete(&self, id: u64) -> Result<()> {
+        let mut batch = self.batch();
+        batch.delete(id);
+        self.commit(batch, Durability::Immediate)
+    }
+
+    /// The stored vector of `id`, decoded to f32 (f16 collections return the rounded values).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F16};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F16<2>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[0.1, 2.0], &())?;
+    /// let v = c.get_vector(1)?.unwrap();
+    /// assert!((v[0] - 0.1).abs() < 1e-3 && v[1] == 2.0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn get_vector(&self, id: u64) -> Result<Option<Vec<f32>>> {
+        self.shared.check_live()?;
+        let read = self.shared.cf.begin_read()?;
+        let table = read.open_table(vectors::<V>())?;
+        Ok(table.get(id)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The record of `id`, zero-copy: the guard keeps its read snapshot alive.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, &[u8]>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0], &b"raw bytes".as_slice())?;
+    /// assert_eq!(c.get_record(1)?.unwrap().value(), b"raw bytes");
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn get_record(&self, id: u64) -> Result<Option<OwnedAccessGuard<M>>> {
+        self.shared.check_live()?;
+        let read = self.shared.cf.begin_read()?;
+        let table = read.open_table(records::<M>())?;
+        Ok(table.get_owned(id)?)
+    }
+
+    /// The numeric id of a string id.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// assert_eq!(c.id_of("nobody")?, None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn id_of(&self, string_id: &str) -> Result<Option<u64>> {
+        self.shared.check_live()?;
+        let read = self.shared.cf.begin_read()?;
+        let table = read.open_table(STRING_IDS)?;
+        Ok(table.get(string_id)?.map(|v| v.value()))
+    }
+
+    /// The string id of a numeric id, if it has one.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(3, &[1.0], &())?;
+    /// assert_eq!(c.string_id(3)?, None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn string_id(&self, id: u64) -> Result<Option<String>> {
+        self.shared.check_live()?;
+        let read = self.shared.cf.begin_read()?;
+        let table = read.open_table(ID_STRINGS)?;
+        Ok(table.get(id)?.map(|v| v.value().to_owned()))
+    }
+
+    /// The `k` nearest items to `query`, closest first.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::L2))?;
+    /// for i in 0..10u64 { c.upsert(i, &[i as f32], &())?; }
+    /// let ids: Vec<u64> = c.search(&[3.2], 3)?.iter().map(|h| h.id).collect();
+    /// assert_eq!(ids, vec![3, 4, 2]);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.search_filtered(query, k, &Filter::all())
+    }
+
+    /// The `k` nearest items among those `filter` allows. Returns k hits whenever at least k
+    /// items match.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, u64>("c", CollectionConfig::new(Metric::L2))?;
+    /// for i in 0..100u64 { c.upsert(i, &[i as f32], &(i % 10))?; }
+    /// let hits = c.search_filtered(&[50.0], 3, &Filter::predicate(|bucket: u64| bucket == 7))?;
+    /// let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+    /// assert_eq!(ids, vec![47, 57, 37]);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        filter: &Filter<'_, M>,
+    ) -> Result<Vec<Hit>> {
+        let mut results = self.search_batch(&[query], k, filter)?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    /// The `k` nearest items for each of many queries, in one pass over the data (much faster
+    /// per query than one search at a time).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::L2))?;
+    /// for i in 0..10u64 { c.upsert(i, &[i as f32], &())?; }
+    /// let results = c.search_batch(&[&[0.0], &[9.0]], 1, &Filter::all())?;
+    /// assert_eq!((results[0][0].id, results[1][0].id), (0, 9));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        filter: &Filter<'_, M>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.shared.check_live()?;
+        let config = &self.shared.config;
+        for query in queries {
+            check_vector(query, config.dim, V::ELEMENT, config.metric)?;
+        }
+        let allowed_ids = self.allowed_ids(filter)?;
+        let prepared: Vec<Prepared<'_>> = queries.iter().map(|q| Prepared::new(q)).collect();
+        let guard = self.shared.mirror.read();
+        let Some(mirror) = guard.as_ref() else {
+            return Ok(vec![Vec::new(); queries.len()]);
+        };
+        let allow = match allowed_ids {
+            None => Allow::All,
+            Some(ids) => {
+                let slots = ids.iter().filter_map(|id| mirror.slot_of(*id)).collect();
+                Allow::from_slots(slots, mirror.len())
+            }
+        };
+        let sources = [Source {
+            index: 0,
+            mirror,
+            metric: config.metric,
+            allow,
+        }];
+        let candidates = if prepared.len() == 1 {
+            vec![scan::search(&sources, &prepared[0], k)]
+        } else {
+            scan::search_batch(&sources, &prepared, k)
+        };
+        drop(guard);
+        Ok(candidates.into_iter().map(|list| self.hits(list)).collect())
+    }
+
+    fn hits(&self, candidates: Vec<Candidate>) -> Vec<Hit> {
+        candidates
+            .into_iter()
+            .map(|c| Hit {
+                collection: self.shared.name.clone(),
+                id: c.id,
+                distance: c.distance,
+            })
+            .collect()
+    }
+
+    /// The ids a filter allows, read from one snapshot; `None` for no filter.
+    fn allowed_ids(&self, filter: &Filter<'_, M>) -> Result<Option<Vec<u64>>> {
+        let Some(predicate) = &filter.predicate else {
+            return Ok(filter.ids.map(<[u64]>::to_vec));
+        };
+        let read = self.shared.cf.begin_read()?;
+        let table = read.open_table(records::<M>())?;
+        let mut allowed = Vec::new();
+        match filter.ids {
+            Some(ids) => {
+                for &id in ids {
+                    if let Some(record) = table.get(id)?
+                        && predicate(record.value())
+                    {
+                        allowed.push(id);
+                    }
+                }
+            }
+            None => {
+                for entry in table.range::<u64>(..)? {
+                    let (id, record) = entry?;
+                    if predicate(record.value()) {
+                        allowed.push(id.value());
+                    }
+                }
+            }
+        }
+        Ok(Some(allowed))
+    }
+
+    /// The records of the hits that belong to this collection (others are skipped), in order.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, u64>("c", CollectionConfig::new(Metric::L2))?;
+    /// c.upsert(1, &[1.0], &100)?;
+    /// let hits = c.search(&[1.0], 1)?;
+    /// let records = c.fetch(&hits)?;
+    /// assert_eq!(records[0].record::<u64>(), Some(100));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn fetch(&self, hits: &[Hit]) -> Result<Vec<Fetched>> {
+        self.shared.check_live()?;
+        let mine: Vec<Hit> = hits
+            .iter()
+            .filter(|h| *h.collection == *self.shared.name)
+            .cloned()
+            .collect();
+        match self.shared.fetcher.get() {
+            Some(fetcher) => fetcher.fetch(mine),
+            None => Err(Error::CollectionNotOpen(self.shared.name.to_string())),
+        }
+    }
+}
+
+/// Checks a stored configuration against the types and metric a caller opens it with.
+pub(crate) fn check_config<V: VectorType, M: Value>(
+    name: &str,
+    stored: &StoredConfig,
+    metric: Option<Metric>,
+) -> Result<()> {
+    let requested = StoredConfig {
+        element: V::ELEMENT,
+        dim: V::DIM,
+        metric: metric.unwrap_or(stored.metric),
+        indexed: stored.indexed,
+        code: stored.code,
+        record_type: M::type_name().name().to_owned(),
+    };
+    if requested != *stored {
+        return Err(Error::ConfigMismatch {
+            collection: name.to_owned(),
+            stored: stored.describe(),
+            requested: requested.describe(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! AVX2 + FMA (+ F16C) versions of the query-against-stored kernels. The stored side is read
+//! straight from its bytes with unaligned loads, so a value borrowed from a redb page (any
+//! alignment) and an aligned in-memory copy go through the same code.
+
+use super::stored_scalar::{common_len, element_at};
+use super::x86::{horizontal_sum, sum4};
+use crate::vector::element::Element;
+use std::arch::x86_64::{
+    __m256, _mm_loadu_si128, _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps,
+    _mm256_sub_ps,
+};
+
+/// Eight stored elements starting at element `i`, widened to f32.
+///
+/// # Safety
+/// `bytes` must hold at least `i + 8` elements, and the CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn load_stored(bytes: *const u8, element: Element, i: usize) -> __m256 {
+    match element {
+        // SAFETY: 32 readable bytes at offset 4i (caller); loadu has no alignment demand.
+        Element::F32 => unsafe { _mm256_loadu_ps(bytes.add(4 * i).cast()) },
+        // SAFETY: 16 readable bytes at offset 2i (caller), eight IEEE half floats; the unaligned
+        // integer load has no alignment demand.
+        Element::F16 => unsafe { _mm256_cvtph_ps(_mm_loadu_si128(bytes.add(2 * i).cast())) },
+    }
+}
+
+/// Eight query elements starting at `i`.
+///
+/// # Safety
+/// `query` must hold at least `i + 8` elements, and the CPU must have AVX2.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn load_query(query: &[f32], i: usize) -> __m256 {
+    // SAFETY: the caller guarantees i + 8 <= query.len().
+    unsafe { _mm256_loadu_ps(query.as_ptr().add(i)) }
+}
+
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_avx(query: &[f32], bytes: &[u8], element: Element) -> f32 {
+    let n = common_len(query, bytes, element);
+    let p = bytes.as_ptr();
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, lane) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 8k + 8 <= n: inside the query and the stored bytes.
+            let (x, y) = unsafe {
+                (
+                    load_query(query, i + 8 * k),
+                    load_stored(p, element, i + 8 * k),
+                )
+            };
+            *lane = _mm256_fmadd_ps(x, y, *lane);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
+        acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+        i += 8;
+    }
+    let mut sum = sum4(acc);
+    for (j, q) in query.iter().enumerate().take(n).skip(i) {
+        sum += q * element_at(bytes, element, j);
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn l2_avx(query: &[f32], bytes: &[u8], element: Element) -> f32 {
+    let n = common_len(query, bytes, element);
+    let p = bytes.as_ptr();
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (k, lane) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 8k + 8 <= n.
+            let (x, y) = unsafe {
+                (
+                    load_query(query, i + 8 * k),
+                    load_stored(p, element, i + 8 * k),
+                )
+            };
+            let d = _mm256_sub_ps(x, y);
+            *lane = _mm256_fmadd_ps(d, d, *lane);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
+        let d = _mm256_sub_ps(x, y);
+        acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
+        i += 8;
+    }
+    let mut sum = sum4(acc);
+    for (j, q) in query.iter().enumerate().take(n).skip(i) {
+        let d = q - element_at(bytes, element, j);
+        sum += d * d;
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn norm_avx(bytes: &[u8], element: Element) -> f32 {
+    let n = bytes.len() / element.size();
+    let p = bytes.as_ptr();
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n elements are inside `bytes`.
+        let y = unsafe { load_stored(p, element, i) };
+        let lane = (i / 8) % 4;
+        acc[lane] = _mm256_fmadd_ps(y, y, acc[lane]);
+        i += 8;
+    }
+    let mut sum = sum4(acc);
+    for j in i..n {
+        let y = element_at(bytes, element, j);
+        sum += y * y;
+    }
+    sum
+}
+
+/// Four queries against one stored vector: each group of eight stored elements is loaded (and,
+/// for f16, converted) once and used four times, which is what makes batched search faster than
+/// one query at a time.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot4_avx(queries: [&[f32]; 4], bytes: &[u8], element: Element) -> [f32; 4] {
+    let n = queries
+        .iter()
+        .map(|q| common_len(q, bytes, element))
+        .min()
+        .unwrap_or(0);
+    let p = bytes.as_ptr();
+    let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        for half in 0..2 {
+            let at = i + 8 * half;
+            // SAFETY: at + 8 <= n: inside the stored bytes.
+            let y = unsafe { load_stored(p, element, at) };
+            for (q, lanes) in queries.iter().zip(acc.iter_mut()) {
+                // SAFETY: at + 8 <= n <= q.len().
+                let x = unsafe { load_query(q, at) };
+                lanes[half] = _mm256_fmadd_ps(x, y, lanes[half]);
+            }
+        }
+        i += 16;
+    }
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n.
+        let y = unsafe { load_stored(p, element, i) };
+        for (q, lanes) in queries.iter().zip(acc.iter_mut()) {
+            // SAFETY: i + 8 <= n <= q.len().
+            let x = unsafe { load_query(q, i) };
+            lanes[0] = _mm256_fmadd_ps(x, y, lanes[0]);
+        }
+        i += 8;
+    }
+    let mut out = [0.0f32; 4];
+    for ((o, lanes), q) in out.iter_mut().zip(acc).zip(queries) {
+        *o = horizontal_sum(std::arch::x86_64::_mm256_add_ps(lanes[0], lanes[1]));
+        for (j, x) in q.iter().enumerate().take(n).skip(i) {
+            *o += x * element_at(bytes, element, j);
+        }
+    }
+    out
+}
+
+pub(super) fn dot(query: &[f32], bytes: &[u8], element: Element) -> f32 {
+    // SAFETY: these wrappers are handed out only by `detect`, after checking the CPU.
+    unsafe { dot_avx(query, bytes, element) }
+}
+
+pub(super) fn l2_squared(query: &[f32], bytes: &[u8], element: Element) -> f32 {
+    // SAFETY: only reachable through `detect`.
+    unsafe { l2_avx(query, bytes, element) }
+}
+
+pub(super) fn norm_squared(bytes: &[u8], element: Element) -> f32 {
+    // SAFETY: only reachable through `detect`.
+    unsafe { norm_avx(bytes, element) }
+}
+
+pub(super) fn dot4(queries: [&[f32]; 4], bytes: &[u8], element: Element) -> [f32; 4] {
+    // SAFETY: only reachable through `detect`.
+    unsafe { dot4_avx(queries, bytes, element) }
+}

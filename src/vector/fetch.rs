@@ -1,0 +1,95 @@
+//! The second lookup: full records for the final hits of a search.
+//!
+//! A search returns only `(collection, id, distance)`; records are read afterwards for just those
+//! k items, zero-copy (each [`Fetched`] keeps redb's [`OwnedAccessGuard`], which pins the read
+//! snapshot it came from). Hits from several collections are fetched in parallel, one task per
+//! collection. Collections have different record types, so a fetched record is typed again by
+//! the caller with [`Fetched::record`].
+
+use crate::cf::column_family::ColumnFamily;
+use crate::error::Result;
+use crate::vector::tables::{ID_STRINGS, records};
+use crate::vector::topk::Hit;
+use redb::{OwnedAccessGuard, Value};
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A hit with its record, from [`Store::fetch`](super::Store::fetch).
+pub struct Fetched {
+    /// The search hit.
+    pub hit: Hit,
+    /// The item's string id, if it was written with one.
+    pub string_id: Option<String>,
+    record: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fetched")
+            .field("hit", &self.hit)
+            .field("string_id", &self.string_id)
+            .field("has_record", &self.record.is_some())
+            .finish()
+    }
+}
+
+impl Fetched {
+    /// The record, decoded as `M` (the collection's record type). `None` if the item was deleted
+    /// since the search, or if `M` is not the collection's record type.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("fetch.qvr"))?;
+    /// let docs = store.create_collection::<F32<2>, &str>("docs", CollectionConfig::new(Metric::Dot))?;
+    /// docs.upsert(1, &[1.0, 0.0], &"hello")?;
+    /// let hits = docs.search(&[1.0, 0.0], 1)?;
+    /// let fetched = store.fetch(&hits)?;
+    /// assert_eq!(fetched[0].record::<&str>(), Some("hello"));
+    /// assert_eq!(fetched[0].record::<u64>(), None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn record<M: Value + 'static>(&self) -> Option<M::SelfType<'_>> {
+        self.record
+            .as_ref()?
+            .downcast_ref::<OwnedAccessGuard<M>>()
+            .map(|guard| guard.value())
+    }
+}
+
+/// Record reading without the record type in the signature.
+pub(crate) trait ErasedFetch: Send + Sync {
+    /// For each id: the record (boxed `OwnedAccessGuard<M>`) and the string id.
+    fn fetch(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>>;
+}
+
+pub(crate) struct TypedFetch<M> {
+    pub cf: ColumnFamily,
+    pub _record: PhantomData<fn() -> M>,
+}
+
+impl<M> ErasedFetch for TypedFetch<M>
+where
+    M: Value + 'static,
+    OwnedAccessGuard<M>: Send + Sync,
+{
+    fn fetch(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>> {
+        let read = self.cf.begin_read()?;
+        let table = read.open_table(records::<M>())?;
+        let strings = read.open_table(ID_STRINGS)?;
+        hits.into_iter()
+            .map(|hit| {
+                let record = table
+                    .get_owned(hit.id)?
+                    .map(|guard| Box::new(guard) as Box<dyn Any + Send + Sync>);
+                let string_id = strings.get(hit.id)?.map(|s| s.value().to_owned());
+                Ok(Fetched {
+                    hit,
+                    string_id,
+                    record,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,119 @@
+//! One applier round: copy what the collections' change logs name into `_global_index`, in one
+//! durable transaction with the new applied sequence numbers (see the module docs).
+
+use super::{PROGRESS, global_vectors};
+use crate::cf::column_family::ColumnFamily;
+use crate::error::{Error, Result};
+use crate::vector::element::VectorType;
+use crate::vector::shared::CollectionShared;
+use crate::vector::tables::{CHANGES, vectors};
+use redb::{Durability, ReadableTable};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub(super) fn catch_up<V: VectorType>(
+    global: &ColumnFamily,
+    collections: &[Arc<CollectionShared>],
+) -> Result<()> {
+    let txn = global.begin_write()?;
+    let mut applied_now = Vec::new();
+    {
+        let mut progress = txn.open_table(PROGRESS)?;
+        let mut entries = txn.open_table(global_vectors::<V>())?;
+        let mut stored_progress = HashMap::new();
+        for entry in progress.range::<u64>(..)? {
+            let (code, seq) = entry?;
+            stored_progress.insert(code.value(), seq.value());
+        }
+        let mut live_codes = BTreeSet::new();
+        for collection in collections {
+            if !collection.config.indexed {
+                continue;
+            }
+            let code = collection.config.code;
+            let applied = stored_progress.get(&code).copied().unwrap_or(0);
+            match apply_collection::<V>(collection, applied, &mut entries) {
+                Ok(Some(last)) => {
+                    progress.insert(code, last)?;
+                    applied_now.push((collection.clone(), last));
+                    live_codes.insert(code);
+                }
+                Ok(None) => {
+                    applied_now.push((collection.clone(), applied));
+                    live_codes.insert(code);
+                }
+                // Deleted while we worked: its entries go below with the other dead codes.
+                Err(_) if collection.deleted.load(Ordering::Acquire) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        for (&code, _) in stored_progress
+            .iter()
+            .filter(|(c, _)| !live_codes.contains(c))
+        {
+            if collections
+                .iter()
+                .any(|c| c.config.code == code && !c.deleted.load(Ordering::Acquire))
+            {
+                continue;
+            }
+            entries.retain_in((code, 0)..=(code, u64::MAX), |_, _| false)?;
+            progress.remove(code)?;
+        }
+    }
+    let mut txn = txn;
+    txn.set_durability(Durability::Immediate)?;
+    txn.commit()?;
+    for (collection, last) in applied_now {
+        collection.trim_upto.fetch_max(last, Ordering::AcqRel);
+    }
+    Ok(())
+}
+
+/// Applies one collection's changes after `applied`; returns the new applied sequence number,
+/// or `None` if there was nothing to apply.
+fn apply_collection<V: VectorType>(
+    collection: &CollectionShared,
+    applied: u64,
+    entries: &mut redb::Table<'_, (u64, u64), V>,
+) -> Result<Option<u64>> {
+    if collection.committed_seq.load(Ordering::Acquire) <= applied {
+        return Ok(None);
+    }
+    collection.check_live()?;
+    // Snapshot first, then make it durable: every commit in the snapshot precedes the empty
+    // durable commit, so all of it survives a crash from here on.
+    let snapshot = collection.cf.begin_read()?;
+    collection.make_durable()?;
+    let changes = snapshot.open_table(CHANGES)?;
+    let mut touched = BTreeSet::new();
+    let mut last = applied;
+    for entry in changes.range(applied + 1..)? {
+        let (seq, id) = entry?;
+        last = seq.value();
+        touched.insert(id.value());
+    }
+    if last == applied {
+        return Ok(None);
+    }
+    let items = snapshot.open_table(vectors::<V>())?;
+    let code = collection.config.code;
+    for id in touched {
+        match items.get(id)? {
+            Some(vector) => {
+                entries.insert((code, id), vector.value())?;
+            }
+            None => {
+                entries.remove((code, id))?;
+            }
+        }
+    }
+    if last < applied {
+        return Err(Error::Corrupted {
+            what: format!("change log of '{}' went backwards", collection.name),
+            offset: 0,
+        });
+    }
+    Ok(Some(last))
+}

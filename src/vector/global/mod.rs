@@ -1,0 +1,164 @@
+//! `_global_index`: one column family indexing every collection of one vector type and metric,
+//! so a single search covers all entity types.
+//!
+//! # Consistency model
+//!
+//! There is no atomic commit across column families, so the global index is not written by the
+//! writers. Instead each indexed collection keeps a **change log** in its own column family
+//! (`quiver.changes`: sequence number -> item id), written in the same transaction as the item:
+//! a committed write always has its change record, and a write that did not commit has none.
+//! Writers never touch `_global_index`, so writers on different collections do not serialize
+//! on it.
+//!
+//! An **applier** (a background thread, and any caller of
+//! [`Store::sync_global_index`](super::Store::sync_global_index)) brings the global index up to
+//! date. For each collection it:
+//! 1. takes a read snapshot `S` of the collection;
+//! 2. makes `S` durable: if a commit since the collection's last durable commit was not durable,
+//!    it runs an empty durable commit on the collection (redb's durable commit persists the
+//!    earlier ones), so nothing the global index reflects can be lost in a crash;
+//! 3. reads the change records after the collection's *applied sequence number* (stored in
+//!    `_global_index`, table `quiver.global.progress`) and, for every item they name, copies the
+//!    item's vector from `S` into the global table (or removes it if `S` no longer has it);
+//! 4. commits the copied vectors and the new applied sequence number **in one durable
+//!    transaction** of `_global_index`;
+//! 5. only then lets the collection's writers delete change records up to that number (they do
+//!    it inside their next write transaction).
+//!
+//! The invariant, true after every commit of either column family and therefore after any
+//! crash: for every collection `c` and item `i`, the global entry `(c, i)` equals `c`'s item `i`
+//! (both absent counts as equal), unless `c` holds a change record for `i` after the applied
+//! sequence number. Global entries are keyed by (collection code, item id), so applying a change
+//! twice rewrites the same entry: nothing is double-counted. Change records are deleted only once
+//! their application is durable, so nothing is missed. On open, the store runs the applier before
+//! returning, so the global index has caught up with everything the collections recovered.
+//! [`Store::sync_global_index`](super::Store::sync_global_index) returns once everything
+//! committed before the call is reflected. Between those points a global search may lag the
+//! collections (by about the applier's 20 ms pause), never lead them.
+//!
+//! Each collection gets a random 64-bit *code* when it is created; the global index keys its
+//! entries by code, so a collection deleted and created again under the same name never mixes
+//! with its predecessor. Entries of deleted collections are removed by the next applier round
+//! and skipped by searches before that.
+//!
+//! A collection is covered if its vector type and metric equal the global index's, and it was
+//! created (with [`CollectionConfig::global`](super::CollectionConfig::global) left `true`) in a
+//! store opened with that global index.
+
+mod apply;
+mod search;
+
+use crate::cf::column_family::ColumnFamily;
+use crate::cf::database::Database;
+use crate::error::{Error, Result};
+use crate::vector::element::{Element, VectorType};
+use crate::vector::metric::Metric;
+use crate::vector::shared::CollectionShared;
+use crate::vector::topk::Hit;
+use parking_lot::Mutex;
+use redb::{ReadableTable, TableDefinition};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// The name of the global index's column family.
+pub const GLOBAL_INDEX_NAME: &str = "_global_index";
+
+const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("quiver.global.config");
+const CONFIG_KEY: &str = "global";
+const PROGRESS: TableDefinition<u64, u64> = TableDefinition::new("quiver.global.progress");
+
+const fn global_vectors<V: redb::Value + 'static>() -> TableDefinition<'static, (u64, u64), V> {
+    TableDefinition::new("quiver.global.vectors")
+}
+
+/// The global index without its vector type in the signature, so the store can hold it.
+pub(crate) trait GlobalIndexer: Send + Sync {
+    /// Whether collections of this shape are covered.
+    fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool;
+    /// Brings the index up to date with every collection (see the module docs).
+    fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()>;
+    /// Exact search over every covered collection; `names` maps live codes to names.
+    fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>>;
+    /// Number of entries.
+    fn len(&self) -> Result<u64>;
+}
+
+pub(crate) struct GlobalIndex<V> {
+    cf: ColumnFamily,
+    metric: Metric,
+    /// One applier round at a time.
+    apply_lock: Mutex<()>,
+    _vector: PhantomData<fn() -> V>,
+}
+
+impl<V: VectorType> GlobalIndex<V> {
+    /// Opens (or creates) `_global_index` for vectors `V` under `metric`.
+    pub fn open(db: &Database, metric: Metric) -> Result<GlobalIndex<V>> {
+        let cf = db.column_family_or_create(GLOBAL_INDEX_NAME)?;
+        let wanted = [V::ELEMENT.code(), metric.code()]
+            .into_iter()
+            .chain((V::DIM as u32).to_le_bytes())
+            .collect::<Vec<u8>>();
+        let txn = cf.begin_write()?;
+        {
+            let mut config = txn.open_table(CONFIG)?;
+            let stored = config.get(CONFIG_KEY)?.map(|v| v.value().to_vec());
+            match stored {
+                Some(stored) if stored != wanted => {
+                    return Err(Error::ConfigMismatch {
+                        collection: GLOBAL_INDEX_NAME.to_owned(),
+                        stored: describe(&stored),
+                        requested: describe(&wanted),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    config.insert(CONFIG_KEY, wanted.as_slice())?;
+                }
+            }
+            txn.open_table(PROGRESS)?;
+            txn.open_table(global_vectors::<V>())?;
+        }
+        txn.commit()?;
+        Ok(GlobalIndex {
+            cf,
+            metric,
+            apply_lock: Mutex::new(()),
+            _vector: PhantomData,
+        })
+    }
+}
+
+fn describe(config: &[u8]) -> String {
+    let element = config.first().and_then(|c| Element::from_code(*c));
+    let metric = config.get(1).and_then(|c| Metric::from_code(*c));
+    let dim = config
+        .get(2..6)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    match (element, metric, dim) {
+        (Some(e), Some(m), Some(d)) => format!("{d}-d {} {}", e.name(), m.name()),
+        _ => "a damaged global index configuration".to_owned(),
+    }
+}
+
+impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
+    fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool {
+        element == V::ELEMENT && dim == V::DIM && metric == self.metric
+    }
+
+    fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
+        let _round = self.apply_lock.lock();
+        apply::catch_up::<V>(&self.cf, collections)
+    }
+
+    fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>> {
+        search::search::<V>(&self.cf, self.metric, query, k, names)
+    }
+
+    fn len(&self) -> Result<u64> {
+        let read = self.cf.begin_read()?;
+        let table = read.open_table(global_vectors::<V>())?;
+        Ok(redb::ReadableTableMetadata::len(&table)?)
+    }
+}

@@ -1,0 +1,155 @@
+//! Similarity metrics and the checks every input vector passes before anything is written.
+//!
+//! Every search returns a *distance*: smaller is closer, whatever the metric.
+//! - [`Metric::Cosine`]: `1 - cos(q, v)`, in `[0, 2]`. Zero vectors are rejected (no direction).
+//! - [`Metric::Dot`]: `-(q . v)`, so the largest inner product comes first.
+//! - [`Metric::L2`]: squared Euclidean distance `|q - v|^2` (monotone in the Euclidean distance,
+//!   without the square root).
+
+use crate::error::{Error, Result};
+use crate::vector::distance::{dot_stored, l2_squared_stored};
+use crate::vector::element::Element;
+use half::f16;
+
+/// How closeness is measured.
+///
+/// ```
+/// use quiver::vector::Metric;
+/// assert_eq!(Metric::Cosine.name(), "cosine");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// `1 - cos(q, v)`.
+    Cosine,
+    /// Negative inner product.
+    Dot,
+    /// Squared Euclidean distance.
+    L2,
+}
+
+impl Metric {
+    /// Lower-case name.
+    ///
+    /// ```
+    /// assert_eq!(quiver::vector::Metric::L2.name(), "l2");
+    /// ```
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+            Metric::L2 => "l2",
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Metric::Cosine => 1,
+            Metric::Dot => 2,
+            Metric::L2 => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Metric> {
+        match code {
+            1 => Some(Metric::Cosine),
+            2 => Some(Metric::Dot),
+            3 => Some(Metric::L2),
+            _ => None,
+        }
+    }
+
+    /// Distance from a query to a stored vector. `query_norm` is `|q|` and `stored_norm_sq` is
+    /// `|v|^2` (only cosine reads them).
+    #[inline]
+    pub(crate) fn distance(
+        self,
+        query: &[f32],
+        query_norm: f32,
+        stored: &[u8],
+        stored_norm_sq: f32,
+        element: Element,
+    ) -> f32 {
+        match self {
+            Metric::Cosine => cosine_from_dot(
+                dot_stored(query, stored, element),
+                query_norm,
+                stored_norm_sq,
+            ),
+            Metric::Dot => -dot_stored(query, stored, element),
+            Metric::L2 => l2_squared_stored(query, stored, element),
+        }
+    }
+
+    /// The distance given the dot product and both norms (used by the batched scan, which
+    /// computes only dot products).
+    #[inline]
+    pub(crate) fn distance_from_dot(
+        self,
+        dot: f32,
+        query_norm: f32,
+        query_norm_sq: f32,
+        stored_norm_sq: f32,
+    ) -> f32 {
+        match self {
+            Metric::Cosine => cosine_from_dot(dot, query_norm, stored_norm_sq),
+            Metric::Dot => -dot,
+            // |q - v|^2 = |q|^2 + |v|^2 - 2 q.v, clamped: rounding can make it slightly negative.
+            Metric::L2 => (query_norm_sq + stored_norm_sq - 2.0 * dot).max(0.0),
+        }
+    }
+}
+
+#[inline]
+fn cosine_from_dot(dot: f32, query_norm: f32, stored_norm_sq: f32) -> f32 {
+    let denominator = query_norm * stored_norm_sq.sqrt();
+    if denominator > 0.0 {
+        1.0 - dot / denominator
+    } else {
+        1.0
+    }
+}
+
+/// Checks a vector before it is stored or used as a query: the right length, finite components
+/// that the element type can represent, and a non-zero norm under cosine.
+///
+/// ```
+/// use quiver::vector::{check_vector, Element, Metric};
+/// assert!(check_vector(&[1.0, 0.0], 2, Element::F32, Metric::Cosine).is_ok());
+/// assert!(check_vector(&[0.0, 0.0], 2, Element::F32, Metric::Cosine).is_err());
+/// assert!(check_vector(&[1.0], 2, Element::F32, Metric::Dot).is_err());
+/// assert!(check_vector(&[f32::NAN, 1.0], 2, Element::F32, Metric::Dot).is_err());
+/// assert!(check_vector(&[1e6, 1.0], 2, Element::F16, Metric::Dot).is_err());
+/// ```
+pub fn check_vector(vector: &[f32], dim: usize, element: Element, metric: Metric) -> Result<()> {
+    if vector.len() != dim {
+        return Err(Error::DimensionMismatch {
+            expected: dim,
+            found: vector.len(),
+        });
+    }
+    let limit = match element {
+        Element::F32 => f32::MAX,
+        Element::F16 => f16::MAX.to_f32(),
+    };
+    if let Some((index, value)) = vector
+        .iter()
+        .enumerate()
+        .find(|(_, x)| !x.is_finite() || x.abs() > limit)
+    {
+        let reason = if value.is_finite() {
+            format!(
+                "component {index} is {value}, outside the range of {}",
+                element.name()
+            )
+        } else {
+            format!("component {index} is {value}; components must be finite")
+        };
+        return Err(Error::InvalidVector(reason));
+    }
+    if metric == Metric::Cosine && vector.iter().all(|x| *x == 0.0) {
+        return Err(Error::InvalidVector(
+            "the zero vector has no direction, so cosine is undefined for it".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! State shared by every handle to one collection, whatever its types: the column family, the
+//! configuration, the writer lock, the mirror and the change-sequence watermarks the global index
+//! works from.
+
+use crate::cf::column_family::ColumnFamily;
+use crate::error::{Error, Result};
+use crate::vector::config::StoredConfig;
+use crate::vector::fetch::ErasedFetch;
+use crate::vector::mirror::Mirror;
+use crate::vector::tables::{COUNTERS, NEXT_SEQ};
+use parking_lot::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+pub(crate) struct CollectionShared {
+    pub name: Arc<str>,
+    pub cf: ColumnFamily,
+    pub config: StoredConfig,
+    /// Held across a write transaction and the mirror update that follows its commit, so the
+    /// mirror sees commits in order.
+    pub writer: Mutex<WriterState>,
+    /// `None` until the collection is first opened with its types.
+    pub mirror: RwLock<Option<Mirror>>,
+    /// Highest change sequence number committed (any durability).
+    pub committed_seq: AtomicU64,
+    /// Highest change sequence number known to be durable.
+    pub durable_seq: AtomicU64,
+    /// Change records up to this sequence number are reflected durably in the global index and
+    /// may be deleted.
+    pub trim_upto: AtomicU64,
+    pub deleted: AtomicBool,
+    /// Decodes records for the second lookup; set when the collection is opened with its types.
+    pub fetcher: OnceLock<Arc<dyn ErasedFetch>>,
+}
+
+pub(crate) struct WriterState {
+    /// Change records up to here were already deleted.
+    pub trimmed_upto: u64,
+}
+
+impl CollectionShared {
+    /// Loads the shared state of an existing collection from its column family.
+    pub fn load(name: &str, cf: ColumnFamily, config: StoredConfig) -> Result<CollectionShared> {
+        let read = cf.begin_read()?;
+        let next_seq = match read.open_table(COUNTERS) {
+            Ok(table) => table.get(NEXT_SEQ)?.map_or(1, |v| v.value()),
+            Err(redb::TableError::TableDoesNotExist(_)) => 1,
+            Err(err) => return Err(err.into()),
+        };
+        drop(read);
+        // Everything a freshly opened column family shows is durable: the log was replayed and
+        // the main file synced before redb opened it.
+        let committed = next_seq.saturating_sub(1);
+        Ok(CollectionShared {
+            name: Arc::from(name),
+            cf,
+            config,
+            writer: Mutex::new(WriterState { trimmed_upto: 0 }),
+            mirror: RwLock::new(None),
+            committed_seq: AtomicU64::new(committed),
+            durable_seq: AtomicU64::new(committed),
+            trim_upto: AtomicU64::new(0),
+            deleted: AtomicBool::new(false),
+            fetcher: OnceLock::new(),
+        })
+    }
+
+    pub fn check_live(&self) -> Result<()> {
+        if self.deleted.load(Ordering::Acquire) {
+            Err(Error::ColumnFamilyNotFound(self.name.to_string()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Makes every commit up to now durable, with an empty durable commit if some commit since
+    /// the last durable one was not (redb's durable commit persists the earlier non-durable ones).
+    pub fn make_durable(&self) -> Result<()> {
+        let _writer = self.writer.lock();
+        self.check_live()?;
+        let committed = self.committed_seq.load(Ordering::Acquire);
+        if self.durable_seq.load(Ordering::Acquire) >= committed {
+            return Ok(());
+        }
+        let mut txn = self.cf.begin_write()?;
+        txn.set_durability(redb::Durability::Immediate)?;
+        txn.commit()?;
+        self.durable_seq.fetch_max(committed, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+/// Reads a collection's configuration from its column family; `None` if it has none (a column
+/// family that is not a collection, or one whose creation did not finish).
+pub(crate) fn read_config(name: &str, cf: &ColumnFamily) -> Result<Option<StoredConfig>> {
+    let read = cf.begin_read()?;
+    let table = match read.open_table(crate::vector::tables::CONFIG) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    match table.get(crate::vector::tables::CONFIG_KEY)? {
+        Some(bytes) => Ok(Some(StoredConfig::decode(name, bytes.value())?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,735 @@
+//! The store: collections (one column family each), the optional `_global_index`, and the
+//! background applier that keeps the global index current.
+
+use crate::cf::builder::Builder;
+use crate::cf::database::Database;
+use crate::cf::name::validate_name;
+use crate::error::{Error, Result};
+use crate::vector::collection::{Collection, check_config};
+use crate::vector::config::{CollectionConfig, StoredConfig};
+use crate::vector::element::VectorType;
+use crate::vector::fetch::{Fetched, TypedFetch};
+use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer};
+use crate::vector::metric::{Metric, check_vector};
+use crate::vector::mirror::Mirror;
+use crate::vector::scan::{self, Allow, Prepared, Source};
+use crate::vector::shared::{CollectionShared, read_config};
+use crate::vector::tables::{
+    CHANGES, CONFIG, CONFIG_KEY, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID,
+    STRING_IDS, records, vectors,
+};
+use crate::vector::topk::Hit;
+use parking_lot::{Condvar, Mutex, RwLock};
+use rayon::prelude::*;
+use redb::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A record type: any redb [`Value`] that can cross threads (plain structs, `&str`, `&[u8]`,
+/// integers, tuples, `()`...). Implemented automatically.
+///
+/// ```
+/// fn takes_record<M: quiver::vector::Record>() {}
+/// takes_record::<&str>();
+/// takes_record::<(u64, &[u8])>();
+/// ```
+pub trait Record: Value + Send + Sync + 'static {}
+impl<T: Value + Send + Sync + 'static> Record for T {}
+
+/// Wakes the background applier after commits to indexed collections.
+pub(crate) struct Notifier {
+    pending: Mutex<bool>,
+    wake: Condvar,
+    stop: AtomicBool,
+}
+
+impl Notifier {
+    fn new() -> Notifier {
+        Notifier {
+            pending: Mutex::new(false),
+            wake: Condvar::new(),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub fn notify(&self) {
+        *self.pending.lock() = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits for work; `false` once the store is closing.
+    fn wait(&self) -> bool {
+        let mut pending = self.pending.lock();
+        while !*pending && !self.stop.load(Ordering::Acquire) {
+            self.wake.wait_for(&mut pending, Duration::from_millis(500));
+        }
+        *pending = false;
+        !self.stop.load(Ordering::Acquire)
+    }
+
+    fn shut_down(&self) {
+        self.stop.store(true, Ordering::Release);
+        let _pending = self.pending.lock();
+        self.wake.notify_all();
+    }
+}
+
+pub(crate) struct StoreInner {
+    collections: RwLock<HashMap<String, Arc<CollectionShared>>>,
+    global: Option<Arc<dyn GlobalIndexer>>,
+    notifier: Arc<Notifier>,
+    /// The last error of a background applier round, reported by `sync_global_index`.
+    applier_error: Mutex<Option<String>>,
+}
+
+impl StoreInner {
+    fn snapshot(&self) -> Vec<Arc<CollectionShared>> {
+        let mut all: Vec<_> = self.collections.read().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
+    fn catch_up(&self) -> Result<()> {
+        match &self.global {
+            Some(global) => global.catch_up(&self.snapshot()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Stops and joins the background applier when dropped.
+struct ApplierThread {
+    notifier: Arc<Notifier>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for ApplierThread {
+    fn drop(&mut self) {
+        self.notifier.shut_down();
+        if let Some(handle) = self.handle.take() {
+            // A panic in the applier was already contained to its thread; nothing to add here.
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Hits of one collection, each with its position in the caller's list.
+type HitGroup = (Arc<str>, Vec<(usize, Hit)>);
+
+type GlobalFactory = Box<dyn FnOnce(&Database) -> Result<Arc<dyn GlobalIndexer>> + Send>;
+
+/// Options for opening a [`Store`].
+///
+/// ```
+/// use quiver::vector::{Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::builder()
+///     .global_index::<F32<384>>(Metric::Cosine)
+///     .open(dir.path().join("shop.qvr"))?;
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub struct StoreBuilder {
+    database: Builder,
+    global: Option<GlobalFactory>,
+}
+
+impl fmt::Debug for StoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreBuilder")
+            .field("database", &self.database)
+            .field("global_index", &self.global.is_some())
+            .finish()
+    }
+}
+
+impl StoreBuilder {
+    /// Database options (cache size, log, checkpoints) for [`open`](Self::open).
+    ///
+    /// ```
+    /// let mut db = quiver::Builder::new();
+    /// db.set_cache_size(16 << 20);
+    /// let builder = quiver::vector::Store::builder().database(db);
+    /// # let _ = builder;
+    /// ```
+    pub fn database(mut self, builder: Builder) -> StoreBuilder {
+        self.database = builder;
+        self
+    }
+
+    /// Maintains `_global_index` over every collection with vector type `V` and `metric`.
+    ///
+    /// ```
+    /// let builder = quiver::vector::Store::builder()
+    ///     .global_index::<quiver::vector::F16<768>>(quiver::vector::Metric::Dot);
+    /// # let _ = builder;
+    /// ```
+    pub fn global_index<V: VectorType>(mut self, metric: Metric) -> StoreBuilder {
+        self.global = Some(Box::new(move |db: &Database| {
+            Ok(Arc::new(GlobalIndex::<V>::open(db, metric)?) as Arc<dyn GlobalIndexer>)
+        }));
+        self
+    }
+
+    /// Opens (or creates) the store file at `path`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::builder().open(dir.path().join("a.qvr"))?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Store> {
+        let db = self.database.open(path)?;
+        self.open_database(db)
+    }
+
+    /// Builds the store over an already open [`Database`] (for example one opened on a custom
+    /// [`FileIo`](crate::io::FileIo)). Catches the global index up before returning.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// let store = quiver::vector::Store::builder().open_database(db)?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn open_database(self, db: Database) -> Result<Store> {
+        let global = match self.global {
+            Some(factory) => Some(factory(&db)?),
+            None => None,
+        };
+        let mut collections = HashMap::new();
+        for name in db.list_column_families() {
+            if name == GLOBAL_INDEX_NAME {
+                continue;
+            }
+            let cf = db.column_family(&name)?;
+            if let Some(config) = read_config(&name, &cf)? {
+                collections.insert(
+                    name.clone(),
+                    Arc::new(CollectionShared::load(&name, cf, config)?),
+                );
+            }
+        }
+        let notifier = Arc::new(Notifier::new());
+        let inner = Arc::new(StoreInner {
+            collections: RwLock::new(collections),
+            global,
+            notifier: notifier.clone(),
+            applier_error: Mutex::new(None),
+        });
+        inner.catch_up()?;
+        let applier = if inner.global.is_some() {
+            let worker = inner.clone();
+            let handle = std::thread::Builder::new()
+                .name("quiver-global-index".into())
+                .spawn(move || {
+                    while worker.notifier.wait() {
+                        // Coalesce a burst of commits into one round.
+                        std::thread::sleep(Duration::from_millis(20));
+                        let outcome = worker.catch_up();
+                        *worker.applier_error.lock() = outcome.err().map(|e| e.to_string());
+                    }
+                })?;
+            Some(ApplierThread {
+                notifier,
+                handle: Some(handle),
+            })
+        } else {
+            None
+        };
+        Ok(Store {
+            db,
+            inner,
+            _applier: applier,
+        })
+    }
+}
+
+/// A vector store: typed collections in one file, exact search within and across them, and an
+/// optional global index over all entity types.
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::builder()
+///     .global_index::<F32<2>>(Metric::Cosine)
+///     .open(dir.path().join("shop.qvr"))?;
+/// let products = store.create_collection::<F32<2>, &str>("products", CollectionConfig::new(Metric::Cosine))?;
+/// let users = store.create_collection::<F32<2>, &str>("users", CollectionConfig::new(Metric::Cosine))?;
+/// products.upsert(1, &[1.0, 0.0], &"lamp")?;
+/// users.upsert(1, &[0.9, 0.1], &"ada")?;
+/// store.sync_global_index()?;
+/// let hits = store.global_search(&[1.0, 0.0], 2)?;
+/// let names: Vec<&str> = hits.iter().map(|h| &*h.collection).collect();
+/// assert_eq!(names, vec!["products", "users"]);
+/// let records = store.fetch(&hits)?;
+/// assert_eq!(records[1].record::<&str>(), Some("ada"));
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub struct Store {
+    // Field order matters: the applier stops before the database closes.
+    _applier: Option<ApplierThread>,
+    inner: Arc<StoreInner>,
+    db: Database,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("collections", &self.list_collections())
+            .field("global_index", &self.inner.global.is_some())
+            .finish()
+    }
+}
+
+/// A collection code: random, so a name reused after a delete gets a different one.
+fn new_code(name: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(name.as_bytes());
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+impl Store {
+    /// Opens (or creates) a store with default options and no global index.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+    /// assert!(store.list_collections().is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::builder().open(path)
+    }
+
+    /// Options for opening a store.
+    ///
+    /// ```
+    /// let builder = quiver::vector::Store::builder();
+    /// # let _ = builder;
+    /// ```
+    pub fn builder() -> StoreBuilder {
+        StoreBuilder {
+            database: Builder::new(),
+            global: None,
+        }
+    }
+
+    /// The underlying database (column families, checkpoints, statistics).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+    /// store.database().checkpoint()?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Creates a collection of vectors `V` and records `M`.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F16};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// store.create_collection::<F16<768>, &[u8]>("chunks", CollectionConfig::new(Metric::Dot))?;
+    /// assert!(store.create_collection::<F16<768>, &[u8]>("chunks", CollectionConfig::new(Metric::Dot)).is_err());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn create_collection<V: VectorType, M: Record>(
+        &self,
+        name: &str,
+        config: CollectionConfig,
+    ) -> Result<Collection<V, M>> {
+        validate_name(name)?;
+        if name.starts_with('_') {
+            return Err(Error::InvalidName {
+                name: name.to_owned(),
+                reason: "names starting with '_' are reserved for quiver's own column families",
+            });
+        }
+        let mut collections = self.inner.collections.write();
+        if collections.contains_key(name) {
+            return Err(Error::ColumnFamilyExists(name.to_owned()));
+        }
+        let cf = match self.db.create_column_family(name) {
+            Ok(cf) => cf,
+            // A column family left by a creation that crashed before its configuration was
+            // written has no tables: adopt it.
+            Err(Error::ColumnFamilyExists(_)) => {
+                let cf = self.db.column_family(name)?;
+                if cf.begin_read()?.list_tables()?.next().is_some() {
+                    return Err(Error::ColumnFamilyExists(name.to_owned()));
+                }
+                cf
+            }
+            Err(err) => return Err(err),
+        };
+        let indexed = config.indexed_globally
+            && self
+                .inner
+                .global
+                .as_ref()
+                .is_some_and(|g| g.covers(V::ELEMENT, V::DIM, config.metric));
+        let stored = StoredConfig {
+            element: V::ELEMENT,
+            dim: V::DIM,
+            metric: config.metric,
+            indexed,
+            code: new_code(name),
+            record_type: M::type_name().name().to_owned(),
+        };
+        let txn = cf.begin_write()?;
+        {
+            txn.open_table(vectors::<V>())?;
+            txn.open_table(records::<M>())?;
+            txn.open_table(STRING_IDS)?;
+            txn.open_table(ID_STRINGS)?;
+            txn.open_table(CHANGES)?;
+            let mut counters = txn.open_table(COUNTERS)?;
+            counters.insert(NEXT_SEQ, 1)?;
+            counters.insert(NEXT_STRING_ID, FIRST_STRING_ID)?;
+            // The configuration goes last in the same transaction: its presence means the
+            // collection is complete.
+            txn.open_table(CONFIG)?
+                .insert(CONFIG_KEY, stored.encode().as_slice())?;
+        }
+        txn.commit()?;
+        let shared = Arc::new(CollectionShared::load(name, cf, stored)?);
+        collections.insert(name.to_owned(), shared.clone());
+        drop(collections);
+        self.typed(shared)
+    }
+
+    /// Opens an existing collection, checking that it holds vectors `V` and records `M`.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32, F16};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// store.create_collection::<F32<8>, ()>("items", CollectionConfig::new(Metric::L2))?;
+    /// assert!(store.collection::<F32<8>, ()>("items").is_ok());
+    /// assert!(matches!(
+    ///     store.collection::<F16<8>, ()>("items"),
+    ///     Err(quiver::Error::ConfigMismatch { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     store.collection::<F32<8>, ()>("nope"),
+    ///     Err(quiver::Error::ColumnFamilyNotFound(_))
+    /// ));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn collection<V: VectorType, M: Record>(&self, name: &str) -> Result<Collection<V, M>> {
+        let shared = self.shared(name)?;
+        check_config::<V, M>(name, &shared.config, None)?;
+        self.typed(shared)
+    }
+
+    /// Opens a collection, creating it if needed; an existing one must match `config` too.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::Cosine);
+    /// store.collection_or_create::<F32<8>, ()>("items", config)?;
+    /// store.collection_or_create::<F32<8>, ()>("items", config)?;
+    /// assert!(store.collection_or_create::<F32<8>, ()>("items", CollectionConfig::new(Metric::L2)).is_err());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn collection_or_create<V: VectorType, M: Record>(
+        &self,
+        name: &str,
+        config: CollectionConfig,
+    ) -> Result<Collection<V, M>> {
+        match self.shared(name) {
+            Ok(shared) => {
+                check_config::<V, M>(name, &shared.config, Some(config.metric))?;
+                self.typed(shared)
+            }
+            Err(Error::ColumnFamilyNotFound(_)) => self.create_collection(name, config),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn shared(&self, name: &str) -> Result<Arc<CollectionShared>> {
+        self.inner
+            .collections
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))
+    }
+
+    /// A typed handle, loading the mirror on first use.
+    fn typed<V: VectorType, M: Record>(
+        &self,
+        shared: Arc<CollectionShared>,
+    ) -> Result<Collection<V, M>> {
+        {
+            let _writer = shared.writer.lock();
+            if shared.mirror.read().is_none() {
+                let started = Instant::now();
+                let mut mirror = Mirror::new(V::ELEMENT, V::DIM);
+                let read = shared.cf.begin_read()?;
+                let table = read.open_table(vectors::<V>())?;
+                for entry in table.range::<u64>(..)? {
+                    let (id, vector) = entry?;
+                    mirror.upsert(id.value(), vector.value().bytes());
+                }
+                mirror.load_time = started.elapsed();
+                *shared.mirror.write() = Some(mirror);
+            }
+        }
+        shared.fetcher.get_or_init(|| {
+            Arc::new(TypedFetch::<M> {
+                cf: shared.cf.clone(),
+                _record: PhantomData,
+            })
+        });
+        Ok(Collection {
+            shared,
+            notifier: self.inner.notifier.clone(),
+            _types: PhantomData,
+        })
+    }
+
+    /// Deletes a collection and everything in it; its space is reused. Handles to it get
+    /// [`Error::ColumnFamilyNotFound`] afterwards, and the global index drops its entries.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let old = store.create_collection::<F32<2>, ()>("old", CollectionConfig::new(Metric::Dot))?;
+    /// store.delete_collection("old")?;
+    /// assert!(old.search(&[1.0, 0.0], 1).is_err());
+    /// assert!(store.list_collections().is_empty());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn delete_collection(&self, name: &str) -> Result<()> {
+        let shared = self.shared(name)?;
+        {
+            let _writer = shared.writer.lock();
+            shared.deleted.store(true, Ordering::Release);
+            self.inner.collections.write().remove(name);
+            *shared.mirror.write() = None;
+        }
+        self.db.delete_column_family(name)?;
+        self.inner.notifier.notify();
+        Ok(())
+    }
+
+    /// The names of all collections, sorted.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// store.create_collection::<F32<2>, ()>("b", CollectionConfig::new(Metric::Dot))?;
+    /// store.create_collection::<F32<2>, ()>("a", CollectionConfig::new(Metric::Dot))?;
+    /// assert_eq!(store.list_collections(), vec!["a", "b"]);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn list_collections(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.collections.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Exact search across several collections at once (in parallel over collections and over
+    /// chunks of each), merged into one top k. The collections must have been opened and must
+    /// share the query's dimension.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<1>, ()>("a", CollectionConfig::new(Metric::L2))?;
+    /// let b = store.create_collection::<F32<1>, ()>("b", CollectionConfig::new(Metric::L2))?;
+    /// a.upsert(1, &[1.0], &())?;
+    /// b.upsert(1, &[2.0], &())?;
+    /// let hits = store.search_collections(&["a", "b"], &[1.9], 2)?;
+    /// assert_eq!(&*hits[0].collection, "b");
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search_collections(&self, names: &[&str], query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        let shared: Vec<Arc<CollectionShared>> = names
+            .iter()
+            .map(|n| self.shared(n))
+            .collect::<Result<_>>()?;
+        for s in &shared {
+            check_vector(query, s.config.dim, s.config.element, s.config.metric)?;
+        }
+        let guards: Vec<_> = shared.iter().map(|s| s.mirror.read()).collect();
+        let mut sources = Vec::new();
+        for (index, (s, guard)) in shared.iter().zip(&guards).enumerate() {
+            let mirror = guard
+                .as_ref()
+                .ok_or_else(|| Error::CollectionNotOpen(s.name.to_string()))?;
+            sources.push(Source {
+                index: index as u32,
+                mirror,
+                metric: s.config.metric,
+                allow: Allow::All,
+            });
+        }
+        let prepared = Prepared::new(query);
+        let candidates = scan::search(&sources, &prepared, k);
+        Ok(candidates
+            .into_iter()
+            .map(|c| Hit {
+                collection: shared[c.source as usize].name.clone(),
+                id: c.id,
+                distance: c.distance,
+            })
+            .collect())
+    }
+
+    /// Exact search over `_global_index`: every covered collection, one top k.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<1>, ()>("a", CollectionConfig::new(Metric::L2))?;
+    /// a.upsert(4, &[4.0], &())?;
+    /// store.sync_global_index()?;
+    /// assert_eq!(store.global_search(&[3.0], 1)?[0].id, 4);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        let global = self.global()?;
+        let names: HashMap<u64, Arc<str>> = self
+            .inner
+            .collections
+            .read()
+            .values()
+            .filter(|c| c.config.indexed)
+            .map(|c| (c.config.code, c.name.clone()))
+            .collect();
+        global.search(query, k, &names)
+    }
+
+    /// Waits until the global index reflects every commit that returned before this call
+    /// (running an applier round now, making non-durable commits durable first).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// store.sync_global_index()?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn sync_global_index(&self) -> Result<()> {
+        self.global()?;
+        self.inner.catch_up()
+    }
+
+    /// Number of entries in the global index.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// assert_eq!(store.global_index_len()?, 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_index_len(&self) -> Result<u64> {
+        self.global()?.len()
+    }
+
+    /// The error of the last background applier round, if it failed (the next round, or
+    /// [`sync_global_index`](Self::sync_global_index), retries).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+    /// assert_eq!(store.global_index_error(), None);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_index_error(&self) -> Option<String> {
+        self.inner.applier_error.lock().clone()
+    }
+
+    fn global(&self) -> Result<&Arc<dyn GlobalIndexer>> {
+        self.inner
+            .global
+            .as_ref()
+            .ok_or_else(|| Error::ColumnFamilyNotFound(GLOBAL_INDEX_NAME.to_owned()))
+    }
+
+    /// The second lookup: records for the given hits, in the same order, fetched in parallel
+    /// (one task per collection). Each collection must have been opened with its types.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<1>, u32>("a", CollectionConfig::new(Metric::L2))?;
+    /// let b = store.create_collection::<F32<1>, &str>("b", CollectionConfig::new(Metric::L2))?;
+    /// a.upsert(1, &[1.0], &7)?;
+    /// b.upsert(1, &[2.0], &"seven")?;
+    /// let hits = store.search_collections(&["a", "b"], &[1.0], 2)?;
+    /// let records = store.fetch(&hits)?;
+    /// assert_eq!(records[0].record::<u32>(), Some(7));
+    /// assert_eq!(records[1].record::<&str>(), Some("seven"));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn fetch(&self, hits: &[Hit]) -> Result<Vec<Fetched>> {
+        // Per collection: the hits with their positions in `hits`.
+        let mut groups: Vec<HitGroup> = Vec::new();
+        for (position, hit) in hits.iter().enumerate() {
+            match groups.iter_mut().find(|(name, _)| *name == hit.collection) {
+                Some((_, group)) => group.push((position, hit.clone())),
+                None => groups.push((hit.collection.clone(), vec![(position, hit.clone())])),
+            }
+        }
+        let fetched: Vec<Vec<(usize, Fetched)>> = groups
+            .into_par_iter()
+            .map(|(name, group)| -> Result<Vec<(usize, Fetched)>> {
+                let shared = self.shared(&name)?;
+                let fetcher = shared
+                    .fetcher
+                    .get()
+                    .ok_or_else(|| Error::CollectionNotOpen(name.to_string()))?;
+                let (positions, hits): (Vec<usize>, Vec<Hit>) = group.into_iter().unzip();
+                Ok(positions.into_iter().zip(fetcher.fetch(hits)?).collect())
+            })
+            .collect::<Result<_>>()?;
+        let mut ordered: Vec<(usize, Fetched)> = fetched.into_iter().flatten().collect();
+        ordered.sort_by_key(|(position, _)| *position);
+        Ok(ordered.into_iter().map(|(_, f)| f).collect())
+    }
+
+    /// Catches the global index up, stops the applier and closes the file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+    /// store.close()?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn close(self) -> Result<()> {
+        let Store {
+            _applier,
+            inner,
+            db,
+        } = self;
+        drop(_applier);
+        inner.catch_up()?;
+        db.close()
+    }
+}

@@ -1,0 +1,121 @@
+//! Committing a [`WriteBatch`]: one redb transaction over all of a collection's tables, then the
+//! mirror update, under the collection's writer lock.
+
+use crate::error::Result;
+use crate::vector::batch::{ItemKey, Op, WriteBatch};
+use crate::vector::element::{StoredVector, VectorType};
+use crate::vector::shared::CollectionShared;
+use crate::vector::tables::{
+    CHANGES, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID, STRING_IDS, records,
+    vectors,
+};
+use redb::{Durability, ReadableTable, Value};
+use std::sync::atomic::Ordering;
+
+/// What a committed operation did to the mirror.
+enum MirrorChange {
+    Upsert { id: u64, op: usize },
+    Delete { id: u64 },
+}
+
+pub(crate) fn commit<V: VectorType, M: Value + 'static>(
+    shared: &CollectionShared,
+    batch: WriteBatch<V, M>,
+    durability: Durability,
+) -> Result<()> {
+    let mut writer = shared.writer.lock();
+    shared.check_live()?;
+    let mut txn = shared.cf.begin_write()?;
+    txn.set_durability(durability)?;
+    let mut changes = Vec::with_capacity(batch.ops.len());
+    let last_seq;
+    {
+        let mut vector_table = txn.open_table(vectors::<V>())?;
+        let mut record_table = txn.open_table(records::<M>())?;
+        let mut string_ids = txn.open_table(STRING_IDS)?;
+        let mut id_strings = txn.open_table(ID_STRINGS)?;
+        let mut counters = txn.open_table(COUNTERS)?;
+        let mut change_table = txn.open_table(CHANGES)?;
+        let mut next_seq = counters.get(NEXT_SEQ)?.map_or(1, |v| v.value());
+        let mut next_string_id = counters
+            .get(NEXT_STRING_ID)?
+            .map_or(FIRST_STRING_ID, |v| v.value());
+        for (index, op) in batch.ops.iter().enumerate() {
+            let id = match op {
+                Op::Upsert {
+                    key,
+                    vector,
+                    record,
+                } => {
+                    let id = match key {
+                        ItemKey::Id(id) => *id,
+                        ItemKey::Str(name) => {
+                            let existing = string_ids.get(name.as_str())?.map(|v| v.value());
+                            match existing {
+                                Some(id) => id,
+                                None => {
+                                    let id = next_string_id;
+                                    next_string_id += 1;
+                                    string_ids.insert(name.as_str(), id)?;
+                                    id_strings.insert(id, name.as_str())?;
+                                    id
+                                }
+                            }
+                        }
+                    };
+                    let stored = StoredVector::new(&batch.bytes[vector.clone()], V::ELEMENT);
+                    vector_table.insert(id, stored)?;
+                    record_table.insert(id, M::from_bytes(&batch.bytes[record.clone()]))?;
+                    changes.push(MirrorChange::Upsert { id, op: index });
+                    id
+                }
+                Op::Delete { key } => {
+                    let id = match key {
+                        ItemKey::Id(id) => Some(*id),
+                        ItemKey::Str(name) => string_ids.get(name.as_str())?.map(|v| v.value()),
+                    };
+                    let Some(id) = id else { continue };
+                    vector_table.remove(id)?;
+                    record_table.remove(id)?;
+                    let name = id_strings.remove(id)?.map(|v| v.value().to_owned());
+                    if let Some(name) = name {
+                        string_ids.remove(name.as_str())?;
+                    }
+                    changes.push(MirrorChange::Delete { id });
+                    id
+                }
+            };
+            if shared.config.indexed {
+                change_table.insert(next_seq, id)?;
+                next_seq += 1;
+            }
+        }
+        counters.insert(NEXT_SEQ, next_seq)?;
+        counters.insert(NEXT_STRING_ID, next_string_id)?;
+        last_seq = next_seq - 1;
+        let trim_upto = shared.trim_upto.load(Ordering::Acquire);
+        if trim_upto > writer.trimmed_upto {
+            change_table.retain_in(..=trim_upto, |_, _| false)?;
+            writer.trimmed_upto = trim_upto;
+        }
+    }
+    txn.commit()?;
+    shared.committed_seq.fetch_max(last_seq, Ordering::AcqRel);
+    if matches!(durability, Durability::Immediate) {
+        shared.durable_seq.fetch_max(last_seq, Ordering::AcqRel);
+    }
+    let mut mirror = shared.mirror.write();
+    if let Some(mirror) = mirror.as_mut() {
+        for change in changes {
+            match change {
+                MirrorChange::Upsert { id, op } => {
+                    if let Op::Upsert { vector, .. } = &batch.ops[op] {
+                        mirror.upsert(id, &batch.bytes[vector.clone()]);
+                    }
+                }
+                MirrorChange::Delete { id } => mirror.remove(id),
+            }
+        }
+    }
+    Ok(())
+}
