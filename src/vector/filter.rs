@@ -17,7 +17,7 @@ type Predicate<'f, M> = Box<dyn for<'a> Fn(<M as Value>::SelfType<'a>) -> bool +
 /// use quiver::vector::Filter;
 /// let only_some: Filter<'_, u64> = Filter::ids(&[1, 2, 3]);
 /// let expensive: Filter<'_, u64> = Filter::predicate(|price: u64| price > 100);
-/// let both = Filter::ids(&[1, 2, 3]).and_predicate(|price: u64| price > 100);
+/// let both: Filter<'_, u64> = Filter::ids(&[1, 2, 3]).and_predicate(|price: u64| price > 100);
 /// # let _ = (only_some, expensive, both);
 /// ```
 pub struct Filter<'f, M: Value + 'static> {

@@ -9,7 +9,7 @@ use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, StoredConfig};
 use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
-use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer};
+use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation};
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::Mirror;
 use crate::vector::scan::{self, Allow, Prepared, Source};
@@ -123,7 +123,8 @@ impl Drop for ApplierThread {
 /// Hits of one collection, each with its position in the caller's list.
 type HitGroup = (Arc<str>, Vec<(usize, Hit)>);
 
-type GlobalFactory = Box<dyn FnOnce(&Database) -> Result<Arc<dyn GlobalIndexer>> + Send>;
+type GlobalFactory =
+    Box<dyn FnOnce(&Database, GlobalMutation) -> Result<Arc<dyn GlobalIndexer>> + Send>;
 
 /// Options for opening a [`Store`].
 ///
@@ -138,6 +139,7 @@ type GlobalFactory = Box<dyn FnOnce(&Database) -> Result<Arc<dyn GlobalIndexer>>
 pub struct StoreBuilder {
     database: Builder,
     global: Option<GlobalFactory>,
+    mutation: GlobalMutation,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -171,9 +173,24 @@ impl StoreBuilder {
     /// # let _ = builder;
     /// ```
     pub fn global_index<V: VectorType>(mut self, metric: Metric) -> StoreBuilder {
-        self.global = Some(Box::new(move |db: &Database| {
-            Ok(Arc::new(GlobalIndex::<V>::open(db, metric)?) as Arc<dyn GlobalIndexer>)
-        }));
+        let factory: GlobalFactory = Box::new(move |db: &Database, mutation| {
+            Ok(Arc::new(GlobalIndex::<V>::open(db, metric, mutation)?) as Arc<dyn GlobalIndexer>)
+        });
+        self.global = Some(factory);
+        self
+    }
+
+    /// Plants a deliberate bug in the global index's applier, to prove that crash tests catch
+    /// it. Tests only.
+    ///
+    /// ```
+    /// let builder = quiver::vector::Store::builder()
+    ///     .global_mutation(quiver::testing::GlobalMutation::SkipMakeDurable);
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "testing")]
+    pub fn global_mutation(mut self, mutation: GlobalMutation) -> StoreBuilder {
+        self.mutation = mutation;
         self
     }
 
@@ -200,7 +217,7 @@ impl StoreBuilder {
     /// ```
     pub fn open_database(self, db: Database) -> Result<Store> {
         let global = match self.global {
-            Some(factory) => Some(factory(&db)?),
+            Some(factory) => Some(factory(&db, self.mutation)?),
             None => None,
         };
         let mut collections = HashMap::new();
@@ -323,6 +340,7 @@ impl Store {
         StoreBuilder {
             database: Builder::new(),
             global: None,
+            mutation: GlobalMutation::None,
         }
     }
 
@@ -712,6 +730,27 @@ impl Store {
         let mut ordered: Vec<(usize, Fetched)> = fetched.into_iter().flatten().collect();
         ordered.sort_by_key(|(position, _)| *position);
         Ok(ordered.into_iter().map(|(_, f)| f).collect())
+    }
+
+    /// Drops the store as if the process had died (see [`Database::abandon`]); the applier's
+    /// writes fail from this call on. For crash tests only.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+    /// store.abandon();
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    #[cfg(feature = "testing")]
+    pub fn abandon(self) {
+        let Store {
+            _applier,
+            inner,
+            db,
+        } = self;
+        db.abandon();
+        drop(_applier);
+        drop(inner);
     }
 
     /// Catches the global index up, stops the applier and closes the file.

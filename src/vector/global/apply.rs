@@ -1,7 +1,7 @@
 //! One applier round: copy what the collections' change logs name into `_global_index`, in one
 //! durable transaction with the new applied sequence numbers (see the module docs).
 
-use super::{PROGRESS, global_vectors};
+use super::{GlobalMutation, PROGRESS, global_vectors};
 use crate::cf::column_family::ColumnFamily;
 use crate::error::{Error, Result};
 use crate::vector::element::VectorType;
@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 pub(super) fn catch_up<V: VectorType>(
     global: &ColumnFamily,
     collections: &[Arc<CollectionShared>],
+    mutation: GlobalMutation,
 ) -> Result<()> {
     let txn = global.begin_write()?;
     let mut applied_now = Vec::new();
@@ -33,7 +34,7 @@ pub(super) fn catch_up<V: VectorType>(
             }
             let code = collection.config.code;
             let applied = stored_progress.get(&code).copied().unwrap_or(0);
-            match apply_collection::<V>(collection, applied, &mut entries) {
+            match apply_collection::<V>(collection, applied, &mut entries, mutation) {
                 Ok(Some(last)) => {
                     progress.insert(code, last)?;
                     applied_now.push((collection.clone(), last));
@@ -63,7 +64,11 @@ pub(super) fn catch_up<V: VectorType>(
         }
     }
     let mut txn = txn;
-    txn.set_durability(Durability::Immediate)?;
+    txn.set_durability(if mutation == GlobalMutation::TrimBeforeDurable {
+        Durability::None
+    } else {
+        Durability::Immediate
+    })?;
     txn.commit()?;
     for (collection, last) in applied_now {
         collection.trim_upto.fetch_max(last, Ordering::AcqRel);
@@ -77,6 +82,7 @@ fn apply_collection<V: VectorType>(
     collection: &CollectionShared,
     applied: u64,
     entries: &mut redb::Table<'_, (u64, u64), V>,
+    mutation: GlobalMutation,
 ) -> Result<Option<u64>> {
     if collection.committed_seq.load(Ordering::Acquire) <= applied {
         return Ok(None);
@@ -85,7 +91,9 @@ fn apply_collection<V: VectorType>(
     // Snapshot first, then make it durable: every commit in the snapshot precedes the empty
     // durable commit, so all of it survives a crash from here on.
     let snapshot = collection.cf.begin_read()?;
-    collection.make_durable()?;
+    if mutation != GlobalMutation::SkipMakeDurable {
+        collection.make_durable()?;
+    }
     let changes = snapshot.open_table(CHANGES)?;
     let mut touched = BTreeSet::new();
     let mut last = applied;

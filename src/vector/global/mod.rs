@@ -61,6 +61,19 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+/// Deliberate bugs in the applier, for proving that the crash tests catch a broken global index
+/// (`testing` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GlobalMutation {
+    /// The correct applier.
+    #[default]
+    None,
+    /// Copy changes from a snapshot without first making it durable.
+    SkipMakeDurable,
+    /// Commit the global index without durability, yet let writers delete the change records.
+    TrimBeforeDurable,
+}
+
 /// The name of the global index's column family.
 pub const GLOBAL_INDEX_NAME: &str = "_global_index";
 
@@ -89,12 +102,13 @@ pub(crate) struct GlobalIndex<V> {
     metric: Metric,
     /// One applier round at a time.
     apply_lock: Mutex<()>,
+    mutation: GlobalMutation,
     _vector: PhantomData<fn() -> V>,
 }
 
 impl<V: VectorType> GlobalIndex<V> {
     /// Opens (or creates) `_global_index` for vectors `V` under `metric`.
-    pub fn open(db: &Database, metric: Metric) -> Result<GlobalIndex<V>> {
+    pub fn open(db: &Database, metric: Metric, mutation: GlobalMutation) -> Result<GlobalIndex<V>> {
         let cf = db.column_family_or_create(GLOBAL_INDEX_NAME)?;
         let wanted = [V::ELEMENT.code(), metric.code()]
             .into_iter()
@@ -125,6 +139,7 @@ impl<V: VectorType> GlobalIndex<V> {
             cf,
             metric,
             apply_lock: Mutex::new(()),
+            mutation,
             _vector: PhantomData,
         })
     }
@@ -149,7 +164,7 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
 
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
         let _round = self.apply_lock.lock();
-        apply::catch_up::<V>(&self.cf, collections)
+        apply::catch_up::<V>(&self.cf, collections, self.mutation)
     }
 
     fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>> {
