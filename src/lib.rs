@@ -5,6 +5,32 @@
 //! complete, unmodified redb database, so writers on different column families commit in
 //! parallel, readers never block, and every commit has redb's crash guarantees.
 //!
+//! Most applications use the vector layer, [`vector::Store`]: one typed collection per entity
+//! type, exact similarity search (within a collection, across several, or across all through
+//! `_global_index`), filters, and a second lookup for the full records.
+//!
+//! ```
+//! use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
+//!
+//! # let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path().join("docs.qvr"))?;
+//! // Vectors of 3 f32 components; records are (title, year).
+//! let docs = store.create_collection::<F32<3>, (&str, u16)>("docs", CollectionConfig::new(Metric::Cosine))?;
+//! let mut batch = docs.batch();
+//! batch.upsert(1, &[0.9, 0.1, 0.0], &("cats", 2021))?;
+//! batch.upsert(2, &[0.0, 1.0, 0.0], &("dogs", 2024))?;
+//! batch.upsert(3, &[0.8, 0.3, 0.1], &("lions", 2024))?;
+//! docs.commit(batch, quiver::Durability::Immediate)?;
+//!
+//! let recent = Filter::predicate(|(_, year): (&str, u16)| year >= 2024);
+//! let hits = docs.search_filtered(&[1.0, 0.0, 0.0], 1, &recent)?;
+//! let records = store.fetch(&hits)?;
+//! assert_eq!(records[0].record::<(&str, u16)>(), Some(("lions", 2024)));
+//! # Ok::<(), quiver::Error>(())
+//! ```
+//!
+//! Underneath, column families are plain redb databases:
+//!
 //! ```
 //! use quiver::{Database, ReadableTable, TableDefinition};
 //!

@@ -58,23 +58,20 @@ impl Metric {
         }
     }
 
-    /// Distance from a query to a stored vector. `query_norm` is `|q|` and `stored_norm_sq` is
-    /// `|v|^2` (only cosine reads them).
+    /// Distance from a query to a stored vector, given both norms (only cosine reads them).
     #[inline]
     pub(crate) fn distance(
         self,
         query: &[f32],
-        query_norm: f32,
+        query_norm: Norm,
         stored: &[u8],
-        stored_norm_sq: f32,
+        stored_norm: Norm,
         element: Element,
     ) -> f32 {
         match self {
-            Metric::Cosine => cosine_from_dot(
-                dot_stored(query, stored, element),
-                query_norm,
-                stored_norm_sq,
-            ),
+            Metric::Cosine => {
+                1.0 - dot_stored(query, stored, element) * query_norm.inverse * stored_norm.inverse
+            }
             Metric::Dot => -dot_stored(query, stored, element),
             Metric::L2 => l2_squared_stored(query, stored, element),
         }
@@ -82,30 +79,34 @@ impl Metric {
 
     /// The distance given the dot product and both norms (used by the batched scan, which
     /// computes only dot products).
-    #[inline]
-    pub(crate) fn distance_from_dot(
-        self,
-        dot: f32,
-        query_norm: f32,
-        query_norm_sq: f32,
-        stored_norm_sq: f32,
-    ) -> f32 {
+    #[inline(always)]
+    pub(crate) fn distance_from_dot(self, dot: f32, query_norm: Norm, stored_norm: Norm) -> f32 {
         match self {
-            Metric::Cosine => cosine_from_dot(dot, query_norm, stored_norm_sq),
+            Metric::Cosine => 1.0 - dot * query_norm.inverse * stored_norm.inverse,
             Metric::Dot => -dot,
             // |q - v|^2 = |q|^2 + |v|^2 - 2 q.v, clamped: rounding can make it slightly negative.
-            Metric::L2 => (query_norm_sq + stored_norm_sq - 2.0 * dot).max(0.0),
+            Metric::L2 => (query_norm.squared + stored_norm.squared - 2.0 * dot).max(0.0),
         }
     }
 }
 
-#[inline]
-fn cosine_from_dot(dot: f32, query_norm: f32, stored_norm_sq: f32) -> f32 {
-    let denominator = query_norm * stored_norm_sq.sqrt();
-    if denominator > 0.0 {
-        1.0 - dot / denominator
-    } else {
-        1.0
+/// A vector's squared norm and inverse norm, computed once (at write time for stored vectors,
+/// once per search for queries) so no distance computation takes a square root or divides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Norm {
+    pub squared: f32,
+    /// `1 / |v|`, or 0 for the zero vector (whose cosine distance to anything is then 1).
+    pub inverse: f32,
+}
+
+impl Norm {
+    pub fn from_squared(squared: f32) -> Norm {
+        let inverse = if squared > 0.0 {
+            1.0 / squared.sqrt()
+        } else {
+            0.0
+        };
+        Norm { squared, inverse }
     }
 }
 

@@ -14,6 +14,7 @@
 
 use crate::vector::distance::norm_squared_stored;
 use crate::vector::element::Element;
+use crate::vector::metric::Norm;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -38,7 +39,7 @@ pub(crate) struct Mirror {
     /// Bytes per vector.
     pub stride: usize,
     data: Vec<u8>,
-    norms: Vec<f32>,
+    norms: Vec<Norm>,
     ids: Vec<u64>,
     slots: HashMap<u64, usize>,
     pub load_time: Duration,
@@ -64,7 +65,7 @@ impl Mirror {
     /// Inserts or replaces the vector of `id` (`bytes` is its stored form).
     pub fn upsert(&mut self, id: u64, bytes: &[u8]) {
         debug_assert_eq!(bytes.len(), self.stride);
-        let norm = norm_squared_stored(bytes, self.element);
+        let norm = Norm::from_squared(norm_squared_stored(bytes, self.element));
         match self.slots.get(&id) {
             Some(&slot) => {
                 self.data[slot * self.stride..(slot + 1) * self.stride].copy_from_slice(bytes);
@@ -107,13 +108,21 @@ impl Mirror {
     }
 
     #[inline]
-    pub fn norm_squared(&self, slot: usize) -> f32 {
+    pub fn norm(&self, slot: usize) -> Norm {
         self.norms[slot]
     }
 
     #[inline]
     pub fn id(&self, slot: usize) -> u64 {
         self.ids[slot]
+    }
+
+    /// Releases spare capacity (after the bulk load on open).
+    pub fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+        self.norms.shrink_to_fit();
+        self.ids.shrink_to_fit();
+        self.slots.shrink_to_fit();
     }
 
     pub fn slot_of(&self, id: u64) -> Option<usize> {
@@ -125,7 +134,7 @@ impl Mirror {
         MirrorStats {
             vectors: self.len(),
             memory_bytes: self.data.capacity()
-                + self.norms.capacity() * 4
+                + self.norms.capacity() * std::mem::size_of::<Norm>()
                 + self.ids.capacity() * 8
                 + self.slots.capacity() * map_entry,
             load_time: self.load_time,
@@ -149,7 +158,7 @@ mod tests {
         }
         mirror.upsert(2, &bytes(&[20.0, 0.0]));
         assert_eq!(mirror.len(), 5);
-        assert_eq!(mirror.norm_squared(mirror.slot_of(2).unwrap()), 400.0);
+        assert_eq!(mirror.norm(mirror.slot_of(2).unwrap()).squared, 400.0);
         mirror.remove(1);
         mirror.remove(1);
         mirror.remove(4);

@@ -11,7 +11,7 @@ use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
 use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation};
 use crate::vector::metric::{Metric, check_vector};
-use crate::vector::mirror::Mirror;
+use crate::vector::mirror::{Mirror, MirrorStats};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::{CollectionShared, read_config};
 use crate::vector::tables::{
@@ -507,6 +507,7 @@ impl Store {
                     let (id, vector) = entry?;
                     mirror.upsert(id.value(), vector.value().bytes());
                 }
+                mirror.shrink_to_fit();
                 mirror.load_time = started.elapsed();
                 *shared.mirror.write() = Some(mirror);
             }
@@ -667,6 +668,19 @@ impl Store {
     /// ```
     pub fn global_index_len(&self) -> Result<u64> {
         self.global()?.len()
+    }
+
+    /// Size and load time of the global index's in-memory mirror.
+    ///
+    /// ```
+    /// # use quiver::vector::{Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// assert_eq!(store.global_index_stats()?.vectors, 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_index_stats(&self) -> Result<MirrorStats> {
+        Ok(self.global()?.stats())
     }
 
     /// The error of the last background applier round, if it failed (the next round, or

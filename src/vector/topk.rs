@@ -65,6 +65,9 @@ impl Ord for Candidate {
 pub(crate) struct TopK {
     k: usize,
     heap: BinaryHeap<Candidate>,
+    /// The worst held distance once k are held (infinite before): most candidates of a scan are
+    /// rejected by one comparison with it.
+    worst: f32,
 }
 
 impl TopK {
@@ -72,20 +75,31 @@ impl TopK {
         TopK {
             k,
             heap: BinaryHeap::with_capacity(k.min(4096) + 1),
+            worst: f32::INFINITY,
         }
     }
 
-    #[inline]
+    /// Offers a candidate. Most candidates of a long scan are rejected by the inlined first
+    /// comparison; the rest take the out-of-line path.
+    #[inline(always)]
     pub fn push(&mut self, candidate: Candidate) {
-        if self.k == 0 {
-            return;
+        // Equal distances go on to the full comparison, which breaks ties by id.
+        if candidate.distance <= self.worst && self.k > 0 {
+            self.insert(candidate);
         }
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, candidate: Candidate) {
         if self.heap.len() < self.k {
             self.heap.push(candidate);
         } else if let Some(mut worst) = self.heap.peek_mut()
             && candidate < *worst
         {
             *worst = candidate;
+        }
+        if self.heap.len() == self.k {
+            self.worst = self.heap.peek().map_or(f32::INFINITY, |c| c.distance);
         }
     }
 

@@ -24,6 +24,8 @@ pub(crate) mod stored_scalar;
 #[cfg(target_arch = "x86_64")]
 mod stored_x86;
 #[cfg(target_arch = "x86_64")]
+mod stored_x86_512;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 use crate::vector::element::Element;
@@ -61,6 +63,8 @@ impl CosineSums {
 
 /// Four queries against one stored vector.
 type Dot4Kernel = fn([&[f32]; 4], &[u8], Element) -> [f32; 4];
+/// Four queries against two stored vectors.
+type Dot4x2Kernel = fn([&[f32]; 4], &[u8], &[u8], Element) -> [[f32; 4]; 2];
 
 /// The kernels chosen for this machine.
 struct Kernels {
@@ -70,10 +74,6 @@ struct Kernels {
     dot_f16: fn(&[f16], &[f16]) -> f32,
     l2_f16: fn(&[f16], &[f16]) -> f32,
     cosine_f16: fn(&[f16], &[f16]) -> CosineSums,
-    stored_dot: fn(&[f32], &[u8], Element) -> f32,
-    stored_l2: fn(&[f32], &[u8], Element) -> f32,
-    stored_norm: fn(&[u8], Element) -> f32,
-    stored_dot4: Dot4Kernel,
     name: &'static str,
 }
 
@@ -84,12 +84,72 @@ const SCALAR: Kernels = Kernels {
     dot_f16: scalar::dot_f16,
     l2_f16: scalar::l2_squared_f16,
     cosine_f16: scalar::cosine_f16,
-    stored_dot: stored_scalar::dot,
-    stored_l2: stored_scalar::l2_squared,
-    stored_norm: stored_scalar::norm_squared,
-    stored_dot4: stored_scalar::dot4,
     name: "scalar",
 };
+
+/// The query-against-stored kernels (the search path), chosen separately: they have an AVX-512
+/// version.
+pub(crate) struct StoredKernels {
+    pub dot: fn(&[f32], &[u8], Element) -> f32,
+    pub l2: fn(&[f32], &[u8], Element) -> f32,
+    pub norm: fn(&[u8], Element) -> f32,
+    pub dot4: Dot4Kernel,
+    pub dot4x2: Dot4x2Kernel,
+    pub name: &'static str,
+}
+
+const STORED_SCALAR: StoredKernels = StoredKernels {
+    dot: stored_scalar::dot,
+    l2: stored_scalar::l2_squared,
+    norm: stored_scalar::norm_squared,
+    dot4: stored_scalar::dot4,
+    dot4x2: stored_scalar::dot4x2,
+    name: "scalar",
+};
+
+#[cfg(target_arch = "x86_64")]
+const STORED_AVX2: StoredKernels = StoredKernels {
+    dot: stored_x86::dot,
+    l2: stored_x86::l2_squared,
+    norm: stored_x86::norm_squared,
+    dot4: stored_x86::dot4,
+    dot4x2: stored_x86::dot4x2,
+    name: "avx2+fma+f16c",
+};
+
+#[cfg(target_arch = "x86_64")]
+const STORED_AVX512: StoredKernels = StoredKernels {
+    dot: stored_x86_512::dot,
+    l2: stored_x86_512::l2_squared,
+    norm: stored_x86_512::norm_squared,
+    dot4: stored_x86_512::dot4,
+    dot4x2: stored_x86_512::dot4x2,
+    name: "avx512f",
+};
+
+/// Every stored-kernel set this CPU can run, best last (the tests check each one).
+pub(crate) fn stored_kernel_sets() -> Vec<&'static StoredKernels> {
+    #[allow(unused_mut)]
+    let mut sets = vec![&STORED_SCALAR];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::detect().is_some() {
+            sets.push(&STORED_AVX2);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                sets.push(&STORED_AVX512);
+            }
+        }
+    }
+    sets
+}
+
+fn stored_kernels() -> &'static StoredKernels {
+    static CHOSEN: OnceLock<&'static StoredKernels> = OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        let sets = stored_kernel_sets();
+        sets[sets.len() - 1]
+    })
+}
 
 fn kernels() -> &'static Kernels {
     static CHOSEN: OnceLock<Kernels> = OnceLock::new();
@@ -102,12 +162,23 @@ fn kernels() -> &'static Kernels {
     })
 }
 
-/// Which kernel family this machine uses (`"avx2+fma+f16c"` or `"scalar"`).
+/// Which kernel family this machine's searches use (`"avx512f"`, `"avx2+fma+f16c"` or
+/// `"scalar"`).
 ///
 /// ```
 /// assert!(!quiver::vector::distance::kernel_name().is_empty());
 /// ```
 pub fn kernel_name() -> &'static str {
+    stored_kernels().name
+}
+
+/// Which kernel family the slice kernels ([`dot_f32`], ...) use (`"avx2+fma+f16c"` or
+/// `"scalar"`).
+///
+/// ```
+/// assert!(!quiver::vector::distance::slice_kernel_name().is_empty());
+/// ```
+pub fn slice_kernel_name() -> &'static str {
     kernels().name
 }
 
@@ -205,7 +276,7 @@ pub fn cosine_distance_f16(a: &[f16], b: &[f16]) -> f32 {
 /// assert_eq!(dot_stored(&[3.0, 4.0], &stored, Element::F32), 11.0);
 /// ```
 pub fn dot_stored(query: &[f32], stored: &[u8], element: Element) -> f32 {
-    (kernels().stored_dot)(query, stored, element)
+    (stored_kernels().dot)(query, stored, element)
 }
 
 /// Squared Euclidean distance between an f32 query and a stored vector (see [`dot_stored`]).
@@ -218,7 +289,7 @@ pub fn dot_stored(query: &[f32], stored: &[u8], element: Element) -> f32 {
 /// assert_eq!(l2_squared_stored(&[0.0, 0.0], &stored, Element::F16), 25.0);
 /// ```
 pub fn l2_squared_stored(query: &[f32], stored: &[u8], element: Element) -> f32 {
-    (kernels().stored_l2)(query, stored, element)
+    (stored_kernels().l2)(query, stored, element)
 }
 
 /// Squared norm of a stored vector (all of its elements).
@@ -229,7 +300,7 @@ pub fn l2_squared_stored(query: &[f32], stored: &[u8], element: Element) -> f32 
 /// assert_eq!(quiver::vector::distance::norm_squared_stored(&stored, Element::F32), 25.0);
 /// ```
 pub fn norm_squared_stored(stored: &[u8], element: Element) -> f32 {
-    (kernels().stored_norm)(stored, element)
+    (stored_kernels().norm)(stored, element)
 }
 
 /// Dot products of four f32 queries with one stored vector, reading the stored vector once.
@@ -243,7 +314,27 @@ pub fn norm_squared_stored(stored: &[u8], element: Element) -> f32 {
 /// assert_eq!(dots, [1.0, 1.0, 2.0, 4.0]);
 /// ```
 pub fn dot4_stored(queries: [&[f32]; 4], stored: &[u8], element: Element) -> [f32; 4] {
-    (kernels().stored_dot4)(queries, stored, element)
+    (stored_kernels().dot4)(queries, stored, element)
+}
+
+/// Dot products of four f32 queries with each of two stored vectors (`result[v][q]`), the
+/// register-blocked inner loop of batched search. Uses the shortest length involved.
+///
+/// ```
+/// use quiver::vector::Element;
+/// let a: Vec<u8> = [1.0f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// let b: Vec<u8> = [0.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+/// let q = [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [3.0, 3.0]];
+/// let dots = quiver::vector::distance::dot4x2_stored([&q[0], &q[1], &q[2], &q[3]], &a, &b, Element::F32);
+/// assert_eq!(dots, [[1.0, 1.0, 0.0, 3.0], [2.0, 0.0, 2.0, 6.0]]);
+/// ```
+pub fn dot4x2_stored(
+    queries: [&[f32]; 4],
+    first: &[u8],
+    second: &[u8],
+    element: Element,
+) -> [[f32; 4]; 2] {
+    (stored_kernels().dot4x2)(queries, first, second, element)
 }
 
 #[cfg(test)]

@@ -22,6 +22,12 @@ fn this_machine_runs_the_simd_kernels_when_it_can() {
             && std::arch::is_x86_feature_detected!("fma")
             && std::arch::is_x86_feature_detected!("f16c");
         let expected = if simd { "avx2+fma+f16c" } else { "scalar" };
+        assert_eq!(slice_kernel_name(), expected);
+        let expected = if std::arch::is_x86_feature_detected!("avx512f") {
+            "avx512f"
+        } else {
+            expected
+        };
         assert_eq!(kernel_name(), expected);
     }
 }
@@ -107,52 +113,68 @@ fn distances_have_the_expected_values_on_known_vectors() {
     assert_relative_eq!(dot_f32(&a[..10], &a), 10.0);
 }
 
-/// The query-against-stored kernels (used on unaligned redb bytes and on the mirror) against
-/// their scalar reference, for both element types, at every length 0-299 and at byte offsets
-/// 0-3 into the buffer, so most stored vectors are misaligned for their element type.
+/// Every query-against-stored kernel set this CPU runs (scalar, AVX2, AVX-512) against the
+/// scalar reference, for both element types, at every length 0-299 and at byte offsets 0-3 into
+/// the buffer, so most stored vectors are misaligned for their element type.
 #[test]
 fn stored_kernels_equal_the_scalar_reference_at_every_length_and_byte_offset() {
-    let mut rng = StdRng::seed_from_u64(3);
-    for element in [Element::F32, Element::F16] {
-        for n in 0..300 {
-            let offset = n % 4;
-            let queries: Vec<Vec<f32>> = (0..4).map(|_| random_f32(&mut rng, n)).collect();
-            let values = random_f32(&mut rng, n);
-            let mut buffer = vec![0u8; offset];
-            element.encode_into(&values, &mut buffer);
-            let stored = &buffer[offset..];
-            let eps = epsilon(n);
-            let q = &queries[0];
-            assert_relative_eq!(
-                dot_stored(q, stored, element),
-                stored_scalar::dot(q, stored, element),
-                epsilon = eps
-            );
-            assert_relative_eq!(
-                l2_squared_stored(q, stored, element),
-                stored_scalar::l2_squared(q, stored, element),
-                epsilon = eps
-            );
-            assert_relative_eq!(
-                norm_squared_stored(stored, element),
-                stored_scalar::norm_squared(stored, element),
-                epsilon = eps
-            );
-            let four = [&queries[0][..], &queries[1], &queries[2], &queries[3]];
-            let got = dot4_stored(four, stored, element);
-            let want = stored_scalar::dot4(four, stored, element);
-            for (g, w) in got.iter().zip(want) {
-                assert_relative_eq!(*g, w, epsilon = eps);
+    let sets = stored_kernel_sets();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        assert_eq!(sets.len(), 3, "scalar, AVX2 and AVX-512 are all tested");
+    }
+    for set in sets {
+        let mut rng = StdRng::seed_from_u64(3);
+        for element in [Element::F32, Element::F16] {
+            for n in 0..300 {
+                let offset = n % 4;
+                let queries: Vec<Vec<f32>> = (0..4).map(|_| random_f32(&mut rng, n)).collect();
+                let values = random_f32(&mut rng, n);
+                let mut buffer = vec![0u8; offset];
+                element.encode_into(&values, &mut buffer);
+                let stored = &buffer[offset..];
+                let mut other = vec![0u8; 3 - offset];
+                element.encode_into(&random_f32(&mut rng, n), &mut other);
+                let other = &other[3 - offset..];
+                let eps = epsilon(n);
+                let q = &queries[0];
+                let what = format!("{} {element:?} n={n}", set.name);
+                assert_relative_eq!(
+                    (set.dot)(q, stored, element),
+                    stored_scalar::dot(q, stored, element),
+                    epsilon = eps
+                );
+                assert_relative_eq!(
+                    (set.l2)(q, stored, element),
+                    stored_scalar::l2_squared(q, stored, element),
+                    epsilon = eps
+                );
+                assert_relative_eq!(
+                    (set.norm)(stored, element),
+                    stored_scalar::norm_squared(stored, element),
+                    epsilon = eps
+                );
+                let four = [&queries[0][..], &queries[1], &queries[2], &queries[3]];
+                let got = (set.dot4)(four, stored, element);
+                let want = stored_scalar::dot4(four, stored, element);
+                for (g, w) in got.iter().zip(want) {
+                    assert!((g - w).abs() <= eps, "{what}: dot4 {g} vs {w}");
+                }
+                let got = (set.dot4x2)(four, stored, other, element);
+                let want = stored_scalar::dot4x2(four, stored, other, element);
+                for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                    assert!((g - w).abs() <= eps, "{what}: dot4x2 {g} vs {w}");
+                }
+                // The f32 reference agrees with the plain f32 kernels on decoded values.
+                let decoded: Vec<f32> = (0..n)
+                    .map(|i| stored_scalar::element_at(stored, element, i))
+                    .collect();
+                assert_relative_eq!(
+                    stored_scalar::dot(q, stored, element),
+                    scalar::dot_f32(q, &decoded),
+                    epsilon = eps
+                );
             }
-            // The f32 reference agrees with the plain f32 kernels on decoded values.
-            let decoded: Vec<f32> = (0..n)
-                .map(|i| stored_scalar::element_at(stored, element, i))
-                .collect();
-            assert_relative_eq!(
-                stored_scalar::dot(q, stored, element),
-                scalar::dot_f32(q, &decoded),
-                epsilon = eps
-            );
         }
     }
 }

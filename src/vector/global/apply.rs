@@ -12,12 +12,21 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+/// What a committed round changed, for the in-memory mirror of the global index.
+pub(super) enum Change {
+    Upsert { code: u64, id: u64, vector: Vec<u8> },
+    Remove { code: u64, id: u64 },
+    DropCollection { code: u64 },
+}
+
+/// Runs one round; returns what it changed once its commit is durable.
 pub(super) fn catch_up<V: VectorType>(
     global: &ColumnFamily,
     collections: &[Arc<CollectionShared>],
     mutation: GlobalMutation,
-) -> Result<()> {
+) -> Result<Vec<Change>> {
     let txn = global.begin_write()?;
+    let mut changes = Vec::new();
     let mut applied_now = Vec::new();
     {
         let mut progress = txn.open_table(PROGRESS)?;
@@ -34,7 +43,7 @@ pub(super) fn catch_up<V: VectorType>(
             }
             let code = collection.config.code;
             let applied = stored_progress.get(&code).copied().unwrap_or(0);
-            match apply_collection::<V>(collection, applied, &mut entries, mutation) {
+            match apply_collection::<V>(collection, applied, &mut entries, &mut changes, mutation) {
                 Ok(Some(last)) => {
                     progress.insert(code, last)?;
                     applied_now.push((collection.clone(), last));
@@ -61,6 +70,7 @@ pub(super) fn catch_up<V: VectorType>(
             }
             entries.retain_in((code, 0)..=(code, u64::MAX), |_, _| false)?;
             progress.remove(code)?;
+            changes.push(Change::DropCollection { code });
         }
     }
     let mut txn = txn;
@@ -73,7 +83,7 @@ pub(super) fn catch_up<V: VectorType>(
     for (collection, last) in applied_now {
         collection.trim_upto.fetch_max(last, Ordering::AcqRel);
     }
-    Ok(())
+    Ok(changes)
 }
 
 /// Applies one collection's changes after `applied`; returns the new applied sequence number,
@@ -82,6 +92,7 @@ fn apply_collection<V: VectorType>(
     collection: &CollectionShared,
     applied: u64,
     entries: &mut redb::Table<'_, (u64, u64), V>,
+    changes: &mut Vec<Change>,
     mutation: GlobalMutation,
 ) -> Result<Option<u64>> {
     if collection.committed_seq.load(Ordering::Acquire) <= applied {
@@ -94,10 +105,10 @@ fn apply_collection<V: VectorType>(
     if mutation != GlobalMutation::SkipMakeDurable {
         collection.make_durable()?;
     }
-    let changes = snapshot.open_table(CHANGES)?;
+    let change_log = snapshot.open_table(CHANGES)?;
     let mut touched = BTreeSet::new();
     let mut last = applied;
-    for entry in changes.range(applied + 1..)? {
+    for entry in change_log.range(applied + 1..)? {
         let (seq, id) = entry?;
         last = seq.value();
         touched.insert(id.value());
@@ -110,10 +121,17 @@ fn apply_collection<V: VectorType>(
     for id in touched {
         match items.get(id)? {
             Some(vector) => {
-                entries.insert((code, id), vector.value())?;
+                let vector = vector.value();
+                entries.insert((code, id), vector)?;
+                changes.push(Change::Upsert {
+                    code,
+                    id,
+                    vector: vector.bytes().to_vec(),
+                });
             }
             None => {
                 entries.remove((code, id))?;
+                changes.push(Change::Remove { code, id });
             }
         }
     }

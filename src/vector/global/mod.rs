@@ -36,6 +36,11 @@
 //! committed before the call is reflected. Between those points a global search may lag the
 //! collections (by about the applier's 20 ms pause), never lead them.
 //!
+//! Searches scan an in-memory mirror of the global table (one per collection), loaded when the
+//! store opens and updated after each durable applier commit, so a global search runs at the
+//! same memory speed as a collection search; [`Store::global_index_stats`](super::Store::global_index_stats)
+//! reports its memory and load time. It holds a second copy of every covered vector.
+//!
 //! Each collection gets a random 64-bit *code* when it is created; the global index keys its
 //! entries by code, so a collection deleted and created again under the same name never mixes
 //! with its predecessor. Entries of deleted collections are removed by the next applier round
@@ -46,20 +51,24 @@
 //! store opened with that global index.
 
 mod apply;
-mod search;
 
 use crate::cf::column_family::ColumnFamily;
 use crate::cf::database::Database;
 use crate::error::{Error, Result};
 use crate::vector::element::{Element, VectorType};
 use crate::vector::metric::Metric;
+use crate::vector::metric::check_vector;
+use crate::vector::mirror::{Mirror, MirrorStats};
+use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
 use crate::vector::topk::Hit;
-use parking_lot::Mutex;
+use apply::Change;
+use parking_lot::{Mutex, RwLock};
 use redb::{ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Deliberate bugs in the applier, for proving that the crash tests catch a broken global index
 /// (`testing` feature).
@@ -93,13 +102,19 @@ pub(crate) trait GlobalIndexer: Send + Sync {
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()>;
     /// Exact search over every covered collection; `names` maps live codes to names.
     fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>>;
-    /// Number of entries.
+    /// Number of entries (read from the column family, not the mirror).
     fn len(&self) -> Result<u64>;
+    /// Size and load time of the in-memory mirror searches scan.
+    fn stats(&self) -> MirrorStats;
 }
 
 pub(crate) struct GlobalIndex<V> {
     cf: ColumnFamily,
     metric: Metric,
+    /// What searches scan: one mirror per collection code, loaded on open and updated after
+    /// each durable applier commit.
+    mirrors: RwLock<HashMap<u64, Mirror>>,
+    load_time: Duration,
     /// One applier round at a time.
     apply_lock: Mutex<()>,
     mutation: GlobalMutation,
@@ -135,9 +150,27 @@ impl<V: VectorType> GlobalIndex<V> {
             txn.open_table(global_vectors::<V>())?;
         }
         txn.commit()?;
+        let started = Instant::now();
+        let mut mirrors: HashMap<u64, Mirror> = HashMap::new();
+        let read = cf.begin_read()?;
+        for entry in read
+            .open_table(global_vectors::<V>())?
+            .range::<(u64, u64)>(..)?
+        {
+            let (key, vector) = entry?;
+            let (code, id) = key.value();
+            mirrors
+                .entry(code)
+                .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
+                .upsert(id, vector.value().bytes());
+        }
+        drop(read);
+        mirrors.values_mut().for_each(Mirror::shrink_to_fit);
         Ok(GlobalIndex {
             cf,
             metric,
+            mirrors: RwLock::new(mirrors),
+            load_time: started.elapsed(),
             apply_lock: Mutex::new(()),
             mutation,
             _vector: PhantomData,
@@ -164,16 +197,81 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
 
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
         let _round = self.apply_lock.lock();
-        apply::catch_up::<V>(&self.cf, collections, self.mutation)
+        let changes = apply::catch_up::<V>(&self.cf, collections, self.mutation)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut mirrors = self.mirrors.write();
+        for change in changes {
+            match change {
+                Change::Upsert { code, id, vector } => mirrors
+                    .entry(code)
+                    .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
+                    .upsert(id, &vector),
+                Change::Remove { code, id } => {
+                    if let Some(mirror) = mirrors.get_mut(&code) {
+                        mirror.remove(id);
+                    }
+                }
+                Change::DropCollection { code } => {
+                    mirrors.remove(&code);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>> {
-        search::search::<V>(&self.cf, self.metric, query, k, names)
+        check_vector(query, V::DIM, V::ELEMENT, self.metric)?;
+        let prepared = Prepared::new(query);
+        let mirrors = self.mirrors.read();
+        // Deleted collections whose entries the applier has not dropped yet are skipped.
+        let mut live: Vec<(&u64, &Mirror)> = mirrors
+            .iter()
+            .filter(|(code, _)| names.contains_key(code))
+            .collect();
+        live.sort_by_key(|(code, _)| **code);
+        let sources: Vec<Source<'_>> = live
+            .iter()
+            .enumerate()
+            .map(|(index, (_, mirror))| Source {
+                index: index as u32,
+                mirror,
+                metric: self.metric,
+                allow: Allow::All,
+            })
+            .collect();
+        let candidates = scan::search(&sources, &prepared, k);
+        Ok(candidates
+            .into_iter()
+            .filter_map(|c| {
+                let code = live.get(c.source as usize)?.0;
+                Some(Hit {
+                    collection: names.get(code)?.clone(),
+                    id: c.id,
+                    distance: c.distance,
+                })
+            })
+            .collect())
     }
 
     fn len(&self) -> Result<u64> {
         let read = self.cf.begin_read()?;
         let table = read.open_table(global_vectors::<V>())?;
         Ok(redb::ReadableTableMetadata::len(&table)?)
+    }
+
+    fn stats(&self) -> MirrorStats {
+        let mirrors = self.mirrors.read();
+        let mut stats = MirrorStats {
+            load_time: self.load_time,
+            ..MirrorStats::default()
+        };
+        for mirror in mirrors.values() {
+            let one = mirror.stats();
+            stats.vectors += one.vectors;
+            stats.memory_bytes += one.memory_bytes;
+        }
+        stats
     }
 }
