@@ -225,14 +225,29 @@ fn batch_task(
             // A short last group repeats its first query; the extra results are dropped.
             let pick = |i: usize| group.get(i).unwrap_or(&group[0]).vector;
             let four = [pick(0), pick(1), pick(2), pick(3)];
+            let norms: [Norm; 4] = std::array::from_fn(|i| group.get(i).unwrap_or(&group[0]).norm);
+            // The bar each query's candidates must clear; padding lanes can never clear it.
+            let mut worst: [f32; 4] =
+                std::array::from_fn(|i| group_tops.get(i).map_or(f32::NEG_INFINITY, TopK::worst));
             let mut push = |slot: usize, dots: [f32; 4]| {
                 let norm = mirror.norm(slot);
-                for ((query, top), dot) in group.iter().zip(group_tops.iter_mut()).zip(dots) {
+                let distances: [f32; 4] =
+                    std::array::from_fn(|i| distance(dots[i], norms[i], norm));
+                // One branch for the common case: no query of the group wants this vector.
+                let wanted = distances
+                    .iter()
+                    .zip(&worst)
+                    .fold(false, |any, (d, w)| any | (d <= w));
+                if !wanted {
+                    return;
+                }
+                for (i, top) in group_tops.iter_mut().enumerate() {
                     top.push(Candidate {
-                        distance: distance(dot, query.norm, norm),
+                        distance: distances[i],
                         source: source.index,
                         id: mirror.id(slot),
                     });
+                    worst[i] = top.worst();
                 }
             };
             for pair in tile.chunks(2) {

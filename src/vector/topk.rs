@@ -79,6 +79,16 @@ impl TopK {
         }
     }
 
+    /// The distance a candidate must not exceed to be considered (infinite until k are held).
+    #[inline(always)]
+    pub fn worst(&self) -> f32 {
+        if self.k == 0 {
+            f32::NEG_INFINITY
+        } else {
+            self.worst
+        }
+    }
+
     /// Offers a candidate. Most candidates of a long scan are rejected by the inlined first
     /// comparison; the rest take the out-of-line path.
     #[inline(always)]
