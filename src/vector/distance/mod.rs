@@ -1,14 +1,24 @@
-//! Distance kernels for f32 and f16 vectors: dot product, squared Euclidean distance, and the
-//! three sums cosine needs, in one pass each.
+//! Distance kernels for f32 and f16 vectors.
 //!
-//! Every kernel has a scalar reference ([`scalar`]) and, on x86_64, an AVX2 + FMA version (with
-//! F16C for f16) chosen at run time the first time a kernel is called. Other targets use the
-//! scalar code. Under Miri the SIMD kernels run when the features are enabled at compile time:
-//! `RUSTFLAGS="-C target-feature=+avx2,+fma,+f16c" cargo +nightly miri test --lib f32_kernels`
-//! checks the f32 kernels at every tested length and offset (no undefined behaviour found; about
-//! seven minutes, so not in CI). Miri does not implement the F16C conversion instructions, so the
-//! f16 kernels cannot run under it. The SIMD kernels are tested against the scalar ones over random lengths,
-//! including lengths that are not multiples of the vector width.
+//! Two families:
+//! - **Slice kernels** ([`dot_f32`], [`cosine_sums_f16`], ...): both vectors as slices of the
+//!   same element type; AVX2 + FMA (+ F16C) or scalar.
+//! - **Stored kernels** ([`dot_stored`], [`dot4x2_stored`], ...), the search path: an f32 query
+//!   against a stored vector given as little-endian bytes at any alignment (a value borrowed
+//!   from a redb page, or the mirror), read with unaligned loads; AVX-512F, AVX2 + FMA + F16C or
+//!   scalar. [`dot4_stored`] and [`dot4x2_stored`] compute several query-vector pairs per call,
+//!   reusing every load, for batched search.
+//!
+//! Each family is chosen at run time, the first time it is used ([`kernel_name`],
+//! [`slice_kernel_name`]); other targets use the scalar code, which is also the reference every
+//! SIMD kernel is tested against, over every length 0-299 (including lengths that are not
+//! multiples of the vector width) and at unaligned offsets. Under Miri the AVX2 kernels run when
+//! the features are enabled at compile time:
+//! `RUSTFLAGS="-C target-feature=+avx2,+fma,+f16c" cargo +nightly miri test --lib kernels`
+//! checks the f32 slice kernels and the scalar and AVX2 stored kernels on f32 data at lengths
+//! 0-79 and byte offsets 0-3 (no undefined behaviour found; the stored kernels take about four
+//! minutes, so not in CI). Miri implements neither the F16C conversions nor AVX-512, so those
+//! kernels are checked only by the tests.
 //!
 //! ```
 //! use quiver::vector::distance::{cosine_distance_f32, dot_f32, l2_squared_f32};
@@ -20,6 +30,9 @@
 //! ```
 
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod stored_macros;
 pub(crate) mod stored_scalar;
 #[cfg(target_arch = "x86_64")]
 mod stored_x86;

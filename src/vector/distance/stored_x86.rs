@@ -37,76 +37,32 @@ unsafe fn load_query(query: &[f32], i: usize) -> __m256 {
     unsafe { _mm256_loadu_ps(query.as_ptr().add(i)) }
 }
 
-/// # Safety
-/// The CPU must have AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_avx(query: &[f32], bytes: &[u8], element: Element) -> f32 {
-    let n = common_len(query, bytes, element);
-    let p = bytes.as_ptr();
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    while i + 32 <= n {
-        for (k, lane) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 8k + 8 <= n: inside the query and the stored bytes.
-            let (x, y) = unsafe {
-                (
-                    load_query(query, i + 8 * k),
-                    load_stored(p, element, i + 8 * k),
-                )
-            };
-            *lane = _mm256_fmadd_ps(x, y, *lane);
-        }
-        i += 32;
-    }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n.
-        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
-        acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
-        i += 8;
-    }
-    let mut sum = sum4(acc);
-    for (j, q) in query.iter().enumerate().take(n).skip(i) {
-        sum += q * element_at(bytes, element, j);
-    }
-    sum
-}
+pairwise_kernel!(
+    dot_avx,
+    "avx2,fma,f16c",
+    8,
+    _mm256_setzero_ps(),
+    load_query,
+    load_stored,
+    sum4,
+    |acc, x, y| _mm256_fmadd_ps(x, y, acc),
+    |q, s| q * s
+);
 
-/// # Safety
-/// The CPU must have AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn l2_avx(query: &[f32], bytes: &[u8], element: Element) -> f32 {
-    let n = common_len(query, bytes, element);
-    let p = bytes.as_ptr();
-    let mut acc = [_mm256_setzero_ps(); 4];
-    let mut i = 0;
-    while i + 32 <= n {
-        for (k, lane) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 8k + 8 <= n.
-            let (x, y) = unsafe {
-                (
-                    load_query(query, i + 8 * k),
-                    load_stored(p, element, i + 8 * k),
-                )
-            };
-            let d = _mm256_sub_ps(x, y);
-            *lane = _mm256_fmadd_ps(d, d, *lane);
-        }
-        i += 32;
-    }
-    while i + 8 <= n {
-        // SAFETY: i + 8 <= n.
-        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
+pairwise_kernel!(
+    l2_avx,
+    "avx2,fma,f16c",
+    8,
+    _mm256_setzero_ps(),
+    load_query,
+    load_stored,
+    sum4,
+    |acc, x, y| {
         let d = _mm256_sub_ps(x, y);
-        acc[0] = _mm256_fmadd_ps(d, d, acc[0]);
-        i += 8;
-    }
-    let mut sum = sum4(acc);
-    for (j, q) in query.iter().enumerate().take(n).skip(i) {
-        let d = q - element_at(bytes, element, j);
-        sum += d * d;
-    }
-    sum
-}
+        _mm256_fmadd_ps(d, d, acc)
+    },
+    |q, s| (q - s) * (q - s)
+);
 
 /// # Safety
 /// The CPU must have AVX2, FMA and F16C.

@@ -48,82 +48,42 @@ unsafe fn load_query(query: &[f32], i: usize) -> __m512 {
     unsafe { _mm512_loadu_ps(query.as_ptr().add(i)) }
 }
 
-/// # Safety
-/// The CPU must have AVX-512F.
+/// Sum of the lanes of four registers.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-unsafe fn dot_avx512(query: &[f32], bytes: &[u8], element: Element) -> f32 {
-    let n = common_len(query, bytes, element);
-    let p = bytes.as_ptr();
-    let mut acc = [_mm512_setzero_ps(); 4];
-    let mut i = 0;
-    while i + 64 <= n {
-        for (k, lane) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 16k + 16 <= n: inside the query and the stored bytes.
-            let (x, y) = unsafe {
-                (
-                    load_query(query, i + 16 * k),
-                    load_stored(p, element, i + 16 * k),
-                )
-            };
-            *lane = _mm512_fmadd_ps(x, y, *lane);
-        }
-        i += 64;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n.
-        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
-        acc[0] = _mm512_fmadd_ps(x, y, acc[0]);
-        i += 16;
-    }
-    let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(
+#[inline]
+fn sum4(acc: [__m512; 4]) -> f32 {
+    _mm512_reduce_add_ps(_mm512_add_ps(
         _mm512_add_ps(acc[0], acc[1]),
         _mm512_add_ps(acc[2], acc[3]),
-    ));
-    for (j, q) in query.iter().enumerate().take(n).skip(i) {
-        sum += q * element_at(bytes, element, j);
-    }
-    sum
+    ))
 }
 
-/// # Safety
-/// The CPU must have AVX-512F.
-#[target_feature(enable = "avx512f,avx2,fma,f16c")]
-unsafe fn l2_avx512(query: &[f32], bytes: &[u8], element: Element) -> f32 {
-    let n = common_len(query, bytes, element);
-    let p = bytes.as_ptr();
-    let mut acc = [_mm512_setzero_ps(); 4];
-    let mut i = 0;
-    while i + 64 <= n {
-        for (k, lane) in acc.iter_mut().enumerate() {
-            // SAFETY: i + 16k + 16 <= n.
-            let (x, y) = unsafe {
-                (
-                    load_query(query, i + 16 * k),
-                    load_stored(p, element, i + 16 * k),
-                )
-            };
-            let d = _mm512_sub_ps(x, y);
-            *lane = _mm512_fmadd_ps(d, d, *lane);
-        }
-        i += 64;
-    }
-    while i + 16 <= n {
-        // SAFETY: i + 16 <= n.
-        let (x, y) = unsafe { (load_query(query, i), load_stored(p, element, i)) };
+pairwise_kernel!(
+    dot_avx512,
+    "avx512f,avx2,fma,f16c",
+    16,
+    _mm512_setzero_ps(),
+    load_query,
+    load_stored,
+    sum4,
+    |acc, x, y| _mm512_fmadd_ps(x, y, acc),
+    |q, s| q * s
+);
+
+pairwise_kernel!(
+    l2_avx512,
+    "avx512f,avx2,fma,f16c",
+    16,
+    _mm512_setzero_ps(),
+    load_query,
+    load_stored,
+    sum4,
+    |acc, x, y| {
         let d = _mm512_sub_ps(x, y);
-        acc[0] = _mm512_fmadd_ps(d, d, acc[0]);
-        i += 16;
-    }
-    let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(
-        _mm512_add_ps(acc[0], acc[1]),
-        _mm512_add_ps(acc[2], acc[3]),
-    ));
-    for (j, q) in query.iter().enumerate().take(n).skip(i) {
-        let d = q - element_at(bytes, element, j);
-        sum += d * d;
-    }
-    sum
-}
+        _mm512_fmadd_ps(d, d, acc)
+    },
+    |q, s| (q - s) * (q - s)
+);
 
 /// # Safety
 /// The CPU must have AVX-512F.

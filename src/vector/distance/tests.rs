@@ -126,7 +126,13 @@ fn stored_kernels_equal_the_scalar_reference_at_every_length_and_byte_offset() {
     for set in sets {
         let mut rng = StdRng::seed_from_u64(3);
         for element in [Element::F32, Element::F16] {
-            for n in 0..300 {
+            // Miri does not implement the F16C conversion instructions, which `half` itself uses
+            // when they are enabled at compile time.
+            if cfg!(miri) && element == Element::F16 {
+                continue;
+            }
+            let lengths = if cfg!(miri) { 0..80 } else { 0..300 };
+            for n in lengths {
                 let offset = n % 4;
                 let queries: Vec<Vec<f32>> = (0..4).map(|_| random_f32(&mut rng, n)).collect();
                 let values = random_f32(&mut rng, n);
