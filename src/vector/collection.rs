@@ -400,7 +400,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             return Ok(vec![Vec::new(); queries.len()]);
         };
         let allow = match allowed_ids {
-            None => Allow::All,
+            None => Allow::all(),
             Some(ids) => {
                 let slots = ids.iter().filter_map(|id| mirror.slot_of(*id)).collect();
                 Allow::from_slots(slots, mirror.len())

@@ -7,7 +7,6 @@
 //!   without the square root).
 
 use crate::error::{Error, Result};
-use crate::vector::distance::{dot_stored, l2_squared_stored};
 use crate::vector::element::Element;
 use half::f16;
 
@@ -55,25 +54,6 @@ impl Metric {
             2 => Some(Metric::Dot),
             3 => Some(Metric::L2),
             _ => None,
-        }
-    }
-
-    /// Distance from a query to a stored vector, given both norms (only cosine reads them).
-    #[inline]
-    pub(crate) fn distance(
-        self,
-        query: &[f32],
-        query_norm: Norm,
-        stored: &[u8],
-        stored_norm: Norm,
-        element: Element,
-    ) -> f32 {
-        match self {
-            Metric::Cosine => {
-                1.0 - dot_stored(query, stored, element) * query_norm.inverse * stored_norm.inverse
-            }
-            Metric::Dot => -dot_stored(query, stored, element),
-            Metric::L2 => l2_squared_stored(query, stored, element),
         }
     }
 

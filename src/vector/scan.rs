@@ -1,17 +1,20 @@
 //! Exact search: a parallel scan of one or more collection mirrors.
 //!
-//! The slots of every collection searched are cut into chunks; rayon runs the chunks on its
-//! pool (so several collections and the parts of one big collection all spread over the
-//! cores), each chunk keeps a bounded heap per query, and the heaps are merged at the end.
+//! A mirror is made of blocks of sixteen vectors stored component-major (see [`mirror`]
+//! (super::mirror)). The blocks of every collection searched are cut into chunks; rayon runs
+//! the chunks on its pool (so several collections and the parts of one big collection all spread
+//! over the cores), each chunk keeps a bounded heap per query, and the heaps are merged at the end.
 //!
-//! A batch of queries is scanned in one pass: for every stored vector, the queries are taken
-//! four at a time by [`dot4_stored`], which reads (and for f16 converts) each group of stored
-//! components once for four queries, so the batch costs one pass over memory and a quarter of
-//! the loads. The batch path derives every metric from the dot product and the stored norms
-//! (`|q - v|^2 = |q|^2 + |v|^2 - 2 q.v` for L2), so its distances can differ from the
-//! one-query path in the last bits; both are checked against a brute-force reference.
+//! Within a chunk, a single query takes the blocks one after the other ([`block_dots_1`]: one
+//! sequential stream through memory, which the prefetcher follows best); a batch takes them four
+//! at a time, with every group of four queries against the same four blocks ([`block_dots_4x4`]),
+//! so a batch reads each stored vector from memory once and each load and each broadcast query
+//! component feed four FMAs of sixteen lanes. The kernels give
+//! dot products only: every metric is derived from the dot product and the stored norms
+//! (`1 - q.v / (|q| |v|)`, `-q.v`, `|q|^2 + |v|^2 - 2 q.v`), and a candidate is looked at
+//! further only if it beats the worst of its query's current top k.
 
-use crate::vector::distance::{dot4_stored, dot4x2_stored};
+use crate::vector::distance::{BLOCK_LANES, block_dots_1, block_dots_4x4};
 use crate::vector::metric::{Metric, Norm};
 use crate::vector::mirror::Mirror;
 use crate::vector::topk::{Candidate, TopK};
@@ -34,29 +37,40 @@ impl<'q> Prepared<'q> {
 }
 
 /// Which slots of a mirror a search may return.
-pub(crate) enum Allow {
-    All,
-    /// Only these slots (used when few are allowed: only they are visited).
-    Slots(Vec<usize>),
-    /// A flag per slot (used when many are allowed).
-    Mask(Vec<bool>),
+pub(crate) struct Allow {
+    /// A flag per slot; `None` allows every slot.
+    mask: Option<Vec<bool>>,
+    /// The blocks holding allowed slots, when few are allowed (only they are visited); `None`
+    /// visits every block.
+    blocks: Option<Vec<usize>>,
 }
 
 impl Allow {
-    /// Chooses the representation for a set of allowed slots out of `len`.
-    pub fn from_slots(mut slots: Vec<usize>, len: usize) -> Allow {
-        if slots.len() * 8 < len {
-            slots.sort_unstable();
-            slots.dedup();
-            Allow::Slots(slots)
-        } else {
-            let mut mask = vec![false; len];
-            for slot in slots {
-                if let Some(flag) = mask.get_mut(slot) {
-                    *flag = true;
-                }
+    /// Every slot.
+    pub fn all() -> Allow {
+        Allow {
+            mask: None,
+            blocks: None,
+        }
+    }
+
+    /// Only `slots`, out of `len`.
+    pub fn from_slots(slots: Vec<usize>, len: usize) -> Allow {
+        let mut mask = vec![false; len];
+        for &slot in &slots {
+            if let Some(flag) = mask.get_mut(slot) {
+                *flag = true;
             }
-            Allow::Mask(mask)
+        }
+        let blocks = (slots.len() * 8 < len).then(|| {
+            let mut blocks: Vec<usize> = slots.iter().map(|s| s / BLOCK_LANES).collect();
+            blocks.sort_unstable();
+            blocks.dedup();
+            blocks
+        });
+        Allow {
+            mask: Some(mask),
+            blocks,
         }
     }
 }
@@ -70,19 +84,39 @@ pub(crate) struct Source<'a> {
     pub allow: Allow,
 }
 
-/// A unit of work: a range of slots (or of allowed-slot list positions) of one source.
+impl Source<'_> {
+    /// How many blocks a scan visits.
+    fn block_count(&self) -> usize {
+        match &self.allow.blocks {
+            Some(blocks) => blocks.len(),
+            None => self.mirror.blocks(),
+        }
+    }
+
+    /// The block at position `i` of the visit order.
+    #[inline]
+    fn block_at(&self, i: usize) -> usize {
+        match &self.allow.blocks {
+            Some(blocks) => blocks[i],
+            None => i,
+        }
+    }
+}
+
+/// A unit of work: a range of block positions of one source.
 struct Task {
     source: usize,
     range: Range<usize>,
 }
 
 fn tasks(sources: &[Source<'_>]) -> Vec<Task> {
-    let total: usize = sources.iter().map(|s| visit_count(s)).sum();
+    let total: usize = sources.iter().map(Source::block_count).sum();
     let threads = rayon::current_num_threads().max(1);
-    let chunk = (total / (threads * 4)).max(2048);
+    // At least 128 blocks (2,048 vectors) per task, and about four tasks per thread.
+    let chunk = (total / (threads * 4)).max(128);
     let mut out = Vec::new();
     for (source, s) in sources.iter().enumerate() {
-        let n = visit_count(s);
+        let n = s.block_count();
         let mut start = 0;
         while start < n {
             let end = (start + chunk).min(n);
@@ -96,85 +130,14 @@ fn tasks(sources: &[Source<'_>]) -> Vec<Task> {
     out
 }
 
-fn visit_count(source: &Source<'_>) -> usize {
-    match &source.allow {
-        Allow::Slots(slots) => slots.len(),
-        _ => source.mirror.len(),
-    }
-}
-
-/// Calls `visit(slot)` for every allowed slot of `source` among positions `range`.
-#[inline]
-fn for_each_slot(source: &Source<'_>, range: Range<usize>, mut visit: impl FnMut(usize)) {
-    match &source.allow {
-        Allow::All => range.for_each(visit),
-        Allow::Slots(slots) => slots[range].iter().for_each(|&slot| visit(slot)),
-        Allow::Mask(mask) => {
-            for slot in range {
-                if mask[slot] {
-                    visit(slot);
-                }
-            }
-        }
-    }
-}
-
 /// The `k` nearest stored vectors to `query` over all sources, closest first.
 pub(crate) fn search(sources: &[Source<'_>], query: &Prepared<'_>, k: usize) -> Vec<Candidate> {
-    tasks(sources)
-        .into_par_iter()
-        .map(|task| {
-            let source = &sources[task.source];
-            let mirror = source.mirror;
-            let mut top = TopK::new(k);
-            for_each_slot(source, task.range, |slot| {
-                let distance = source.metric.distance(
-                    query.vector,
-                    query.norm,
-                    mirror.vector(slot),
-                    mirror.norm(slot),
-                    mirror.element,
-                );
-                top.push(Candidate {
-                    distance,
-                    source: source.index,
-                    id: mirror.id(slot),
-                });
-            });
-            top
-        })
-        .reduce(|| TopK::new(k), TopK::merge)
-        .into_sorted()
+    search_batch(sources, std::slice::from_ref(query), k)
+        .pop()
+        .unwrap_or_default()
 }
 
-/// Stored vectors scanned together by a batch: a group of four queries is loaded from L2 once per
-/// tile and then reused from L1 for every pair of the tile. 32 measured best of 8, 16 and 32 for
-/// 384-d and 784-d f32 and f16 (`cargo bench --bench scan`).
-const TILE: usize = 32;
-
-/// Calls `visit(tile)` for the allowed slots of `source` among positions `range`, up to
-/// [`TILE`] at a time.
-#[inline]
-fn for_each_tile(source: &Source<'_>, range: Range<usize>, mut visit: impl FnMut(&[usize])) {
-    let mut tile = [0usize; TILE];
-    let mut len = 0;
-    for_each_slot(source, range, |slot| {
-        tile[len] = slot;
-        len += 1;
-        if len == TILE {
-            visit(&tile);
-            len = 0;
-        }
-    });
-    if len > 0 {
-        visit(&tile[..len]);
-    }
-}
-
-/// The `k` nearest for each query of a batch, in one pass over the data: stored vectors are
-/// taken a tile at a time, and within a tile two at a time against queries four at a time
-/// ([`dot4x2_stored`]), so each stored vector is read from memory once for the whole batch,
-/// each query group is read once per tile, and each load feeds several FMAs.
+/// The `k` nearest for each query of a batch, in one pass over the data.
 pub(crate) fn search_batch(
     sources: &[Source<'_>],
     queries: &[Prepared<'_>],
@@ -190,13 +153,13 @@ pub(crate) fn search_batch(
             let source = &sources[task.source];
             // One copy of the loop per metric, so the distance is computed without a branch.
             match source.metric {
-                Metric::Cosine => batch_task(source, task.range, queries, k, |dot, q, v| {
+                Metric::Cosine => scan_task(source, task.range, queries, k, |dot, q, v| {
                     Metric::Cosine.distance_from_dot(dot, q, v)
                 }),
-                Metric::Dot => batch_task(source, task.range, queries, k, |dot, q, v| {
+                Metric::Dot => scan_task(source, task.range, queries, k, |dot, q, v| {
                     Metric::Dot.distance_from_dot(dot, q, v)
                 }),
-                Metric::L2 => batch_task(source, task.range, queries, k, |dot, q, v| {
+                Metric::L2 => scan_task(source, task.range, queries, k, |dot, q, v| {
                     Metric::L2.distance_from_dot(dot, q, v)
                 }),
             }
@@ -209,9 +172,44 @@ pub(crate) fn search_batch(
         .collect()
 }
 
-/// One task of a batched search: the slots of `range` against every query.
+/// Offers the sixteen lanes of `block` (with their dot products against `query`) to `top`.
 #[inline(always)]
-fn batch_task(
+fn offer_block(
+    source: &Source<'_>,
+    block: usize,
+    dots: &[f32; 16],
+    query: &Prepared<'_>,
+    top: &mut TopK,
+    distance: impl Fn(f32, Norm, Norm) -> f32,
+) {
+    let mirror = source.mirror;
+    let first = block * BLOCK_LANES;
+    let valid = mirror.len().saturating_sub(first).min(BLOCK_LANES);
+    let mut distances = [f32::INFINITY; 16];
+    for (lane, d) in distances.iter_mut().enumerate().take(valid) {
+        *d = distance(dots[lane], query.norm, mirror.norm(first + lane));
+    }
+    // One comparison per lane and one branch per block for the common case: nothing wanted.
+    let worst = top.worst();
+    if !distances.iter().fold(false, |any, d| any | (*d <= worst)) {
+        return;
+    }
+    for (lane, d) in distances.iter().enumerate().take(valid) {
+        let slot = first + lane;
+        if source.allow.mask.as_ref().is_some_and(|mask| !mask[slot]) {
+            continue;
+        }
+        top.push(Candidate {
+            distance: *d,
+            source: source.index,
+            id: mirror.id(slot),
+        });
+    }
+}
+
+/// One task: the blocks at positions `range` of `source` against every query.
+#[inline(always)]
+fn scan_task(
     source: &Source<'_>,
     range: Range<usize>,
     queries: &[Prepared<'_>],
@@ -219,54 +217,33 @@ fn batch_task(
     distance: impl Fn(f32, Norm, Norm) -> f32 + Copy,
 ) -> Vec<TopK> {
     let mirror = source.mirror;
+    let element = mirror.element;
     let mut tops = vec![TopK::new(k); queries.len()];
-    for_each_tile(source, range, |tile| {
-        for (group, group_tops) in queries.chunks(4).zip(tops.chunks_mut(4)) {
-            // A short last group repeats its first query; the extra results are dropped.
-            let pick = |i: usize| group.get(i).unwrap_or(&group[0]).vector;
-            let four = [pick(0), pick(1), pick(2), pick(3)];
-            let norms: [Norm; 4] = std::array::from_fn(|i| group.get(i).unwrap_or(&group[0]).norm);
-            // The bar each query's candidates must clear; padding lanes can never clear it.
-            let mut worst: [f32; 4] =
-                std::array::from_fn(|i| group_tops.get(i).map_or(f32::NEG_INFINITY, TopK::worst));
-            let mut push = |slot: usize, dots: [f32; 4]| {
-                let norm = mirror.norm(slot);
-                let distances: [f32; 4] =
-                    std::array::from_fn(|i| distance(dots[i], norms[i], norm));
-                // One branch for the common case: no query of the group wants this vector.
-                let wanted = distances
-                    .iter()
-                    .zip(&worst)
-                    .fold(false, |any, (d, w)| any | (d <= w));
-                if !wanted {
-                    return;
-                }
-                for (i, top) in group_tops.iter_mut().enumerate() {
-                    top.push(Candidate {
-                        distance: distances[i],
-                        source: source.index,
-                        id: mirror.id(slot),
-                    });
-                    worst[i] = top.worst();
-                }
-            };
-            for pair in tile.chunks(2) {
-                match *pair {
-                    [first, second] => {
-                        let [a, b] = dot4x2_stored(
-                            four,
-                            mirror.vector(first),
-                            mirror.vector(second),
-                            mirror.element,
-                        );
-                        push(first, a);
-                        push(second, b);
-                    }
-                    [only] => push(only, dot4_stored(four, mirror.vector(only), mirror.element)),
-                    _ => {}
+    let positions: Vec<usize> = range.collect();
+    for group in positions.chunks(4) {
+        // A short last group repeats its first block; the extra results are dropped.
+        let pick = |i: usize| source.block_at(*group.get(i).unwrap_or(&group[0]));
+        let blocks = [pick(0), pick(1), pick(2), pick(3)];
+        let bytes = blocks.map(|b| mirror.block(b));
+        if let [query] = queries {
+            for (block, bytes) in blocks.iter().zip(bytes).take(group.len()) {
+                let dots = block_dots_1(query.vector, bytes, element);
+                offer_block(source, *block, &dots, query, &mut tops[0], distance);
+            }
+            continue;
+        }
+        for (query_group, group_tops) in queries.chunks(4).zip(tops.chunks_mut(4)) {
+            let pick_query = |i: usize| query_group.get(i).unwrap_or(&query_group[0]).vector;
+            let four = [pick_query(0), pick_query(1), pick_query(2), pick_query(3)];
+            let dots = block_dots_4x4(four, bytes, element);
+            for ((query, top), query_dots) in
+                query_group.iter().zip(group_tops.iter_mut()).zip(&dots)
+            {
+                for (i, block) in blocks.iter().enumerate().take(group.len()) {
+                    offer_block(source, *block, &query_dots[i], query, top, distance);
                 }
             }
         }
-    });
+    }
     tops
 }

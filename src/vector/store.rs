@@ -602,7 +602,7 @@ impl Store {
                 index: index as u32,
                 mirror,
                 metric: s.config.metric,
-                allow: Allow::All,
+                allow: Allow::all(),
             });
         }
         let prepared = Prepared::new(query);

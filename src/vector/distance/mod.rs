@@ -3,11 +3,13 @@
 //! Two families:
 //! - **Slice kernels** ([`dot_f32`], [`cosine_sums_f16`], ...): both vectors as slices of the
 //!   same element type; AVX2 + FMA (+ F16C) or scalar.
-//! - **Stored kernels** ([`dot_stored`], [`dot4x2_stored`], ...), the search path: an f32 query
-//!   against a stored vector given as little-endian bytes at any alignment (a value borrowed
-//!   from a redb page, or the mirror), read with unaligned loads; AVX-512F, AVX2 + FMA + F16C or
-//!   scalar. [`dot4_stored`] and [`dot4x2_stored`] compute several query-vector pairs per call,
-//!   reusing every load, for batched search.
+//! - **Stored kernels** ([`dot_stored`], [`l2_squared_stored`], [`norm_squared_stored`]): an f32
+//!   query against a stored vector given as little-endian bytes at any alignment (a value
+//!   borrowed from a redb page), read with unaligned loads; AVX-512F, AVX2 + FMA + F16C or
+//!   scalar.
+//! - **Block kernels** ([`block_dots_1`], [`block_dots_4x4`]), the search path: queries against
+//!   blocks of sixteen stored vectors laid out component-major, as the mirror keeps them; same
+//!   instruction sets.
 //!
 //! Each family is chosen at run time, the first time it is used ([`kernel_name`],
 //! [`slice_kernel_name`]); other targets use the scalar code, which is also the reference every
@@ -29,6 +31,11 @@
 //! assert!(cosine_distance_f32(&a, &a).abs() < 1e-6);
 //! ```
 
+pub(crate) mod block_scalar;
+#[cfg(target_arch = "x86_64")]
+mod block_x86;
+#[cfg(target_arch = "x86_64")]
+mod block_x86_512;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 #[macro_use]
@@ -74,10 +81,10 @@ impl CosineSums {
     }
 }
 
-/// Four queries against one stored vector.
-type Dot4Kernel = fn([&[f32]; 4], &[u8], Element) -> [f32; 4];
-/// Four queries against two stored vectors.
-type Dot4x2Kernel = fn([&[f32]; 4], &[u8], &[u8], Element) -> [[f32; 4]; 2];
+/// Four queries against four blocks of sixteen vectors.
+type Block4x4Kernel = fn([&[f32]; 4], [&[u8]; 4], Element) -> [[[f32; 16]; 4]; 4];
+/// One query against one block of sixteen vectors.
+type Block1Kernel = fn(&[f32], &[u8], Element) -> [f32; 16];
 
 /// The kernels chosen for this machine.
 struct Kernels {
@@ -106,8 +113,8 @@ pub(crate) struct StoredKernels {
     pub dot: fn(&[f32], &[u8], Element) -> f32,
     pub l2: fn(&[f32], &[u8], Element) -> f32,
     pub norm: fn(&[u8], Element) -> f32,
-    pub dot4: Dot4Kernel,
-    pub dot4x2: Dot4x2Kernel,
+    pub block_4x4: Block4x4Kernel,
+    pub block_1: Block1Kernel,
     pub name: &'static str,
 }
 
@@ -115,8 +122,8 @@ const STORED_SCALAR: StoredKernels = StoredKernels {
     dot: stored_scalar::dot,
     l2: stored_scalar::l2_squared,
     norm: stored_scalar::norm_squared,
-    dot4: stored_scalar::dot4,
-    dot4x2: stored_scalar::dot4x2,
+    block_4x4: block_scalar::block_dots_4x4,
+    block_1: block_scalar::block_dots_1,
     name: "scalar",
 };
 
@@ -125,8 +132,8 @@ const STORED_AVX2: StoredKernels = StoredKernels {
     dot: stored_x86::dot,
     l2: stored_x86::l2_squared,
     norm: stored_x86::norm_squared,
-    dot4: stored_x86::dot4,
-    dot4x2: stored_x86::dot4x2,
+    block_4x4: block_x86::block_dots_4x4,
+    block_1: block_x86::block_dots_1,
     name: "avx2+fma+f16c",
 };
 
@@ -135,8 +142,8 @@ const STORED_AVX512: StoredKernels = StoredKernels {
     dot: stored_x86_512::dot,
     l2: stored_x86_512::l2_squared,
     norm: stored_x86_512::norm_squared,
-    dot4: stored_x86_512::dot4,
-    dot4x2: stored_x86_512::dot4x2,
+    block_4x4: block_x86_512::block_dots_4x4,
+    block_1: block_x86_512::block_dots_1,
     name: "avx512f",
 };
 
@@ -316,38 +323,53 @@ pub fn norm_squared_stored(stored: &[u8], element: Element) -> f32 {
     (stored_kernels().norm)(stored, element)
 }
 
-/// Dot products of four f32 queries with one stored vector, reading the stored vector once.
-/// Uses the shortest query's length.
+/// Vectors per block of the block layout (see [`block_dots_4x4`]).
+pub const BLOCK_LANES: usize = block_scalar::LANES;
+
+/// Dot products of four queries with the sixteen vectors of each of four blocks
+/// (`result[query][block][lane]`). A block stores sixteen vectors component-major: component 0 of
+/// all sixteen, then component 1, ..., as little-endian `element`s; so one register holds one
+/// component of a whole block and no horizontal sums are needed. This is the inner loop of
+/// batched search.
 ///
 /// ```
 /// use quiver::vector::Element;
-/// let stored: Vec<u8> = [1.0f32, 1.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let q = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 2.0]];
-/// let dots = quiver::vector::distance::dot4_stored([&q[0], &q[1], &q[2], &q[3]], &stored, Element::F32);
-/// assert_eq!(dots, [1.0, 1.0, 2.0, 4.0]);
+/// use quiver::vector::distance::{block_dots_4x4, BLOCK_LANES};
+/// // A block of 2-component vectors: lane i is (i, 1).
+/// let mut block = Vec::new();
+/// for d in 0..2 {
+///     for lane in 0..BLOCK_LANES {
+///         let x = if d == 0 { lane as f32 } else { 1.0 };
+///         block.extend(x.to_le_bytes());
+///     }
+/// }
+/// let q = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]];
+/// let dots = block_dots_4x4([&q[0], &q[1], &q[2], &q[3]], [&block; 4], Element::F32);
+/// assert_eq!(dots[0][0][5], 5.0);
+/// assert_eq!(dots[1][2][9], 1.0);
+/// assert_eq!(dots[2][3][7], 8.0);
+/// assert_eq!(dots[3][1][3], 6.0);
 /// ```
-pub fn dot4_stored(queries: [&[f32]; 4], stored: &[u8], element: Element) -> [f32; 4] {
-    (stored_kernels().dot4)(queries, stored, element)
+pub fn block_dots_4x4(
+    queries: [&[f32]; 4],
+    blocks: [&[u8]; 4],
+    element: Element,
+) -> [[[f32; 16]; 4]; 4] {
+    (stored_kernels().block_4x4)(queries, blocks, element)
 }
 
-/// Dot products of four f32 queries with each of two stored vectors (`result[v][q]`), the
-/// register-blocked inner loop of batched search. Uses the shortest length involved.
+/// Dot products of one query with the sixteen vectors of a block (layout as in
+/// [`block_dots_4x4`]): the inner loop of single-query search, which reads the mirror block after
+/// block as one sequential stream.
 ///
 /// ```
 /// use quiver::vector::Element;
-/// let a: Vec<u8> = [1.0f32, 0.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let b: Vec<u8> = [0.0f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect();
-/// let q = [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [3.0, 3.0]];
-/// let dots = quiver::vector::distance::dot4x2_stored([&q[0], &q[1], &q[2], &q[3]], &a, &b, Element::F32);
-/// assert_eq!(dots, [[1.0, 1.0, 0.0, 3.0], [2.0, 0.0, 2.0, 6.0]]);
+/// let block: Vec<u8> = (0..16).flat_map(|lane| (lane as f32).to_le_bytes()).collect();
+/// let dots = quiver::vector::distance::block_dots_1(&[2.0], &block, Element::F32);
+/// assert_eq!(dots[15], 30.0);
 /// ```
-pub fn dot4x2_stored(
-    queries: [&[f32]; 4],
-    first: &[u8],
-    second: &[u8],
-    element: Element,
-) -> [[f32; 4]; 2] {
-    (stored_kernels().dot4x2)(queries, first, second, element)
+pub fn block_dots_1(query: &[f32], block: &[u8], element: Element) -> [f32; 16] {
+    (stored_kernels().block_1)(query, block, element)
 }
 
 #[cfg(test)]

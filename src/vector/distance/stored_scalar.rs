@@ -54,21 +54,3 @@ pub(crate) fn norm_squared(bytes: &[u8], element: Element) -> f32 {
         })
         .sum()
 }
-
-/// Dot products of four queries (of equal length) with one stored vector.
-pub(crate) fn dot4(queries: [&[f32]; 4], bytes: &[u8], element: Element) -> [f32; 4] {
-    queries.map(|query| dot(query, bytes, element))
-}
-
-/// Dot products of four queries with each of two stored vectors.
-pub(crate) fn dot4x2(
-    queries: [&[f32]; 4],
-    first: &[u8],
-    second: &[u8],
-    element: Element,
-) -> [[f32; 4]; 2] {
-    [
-        dot4(queries, first, element),
-        dot4(queries, second, element),
-    ]
-}

@@ -6,8 +6,7 @@ use half::f16;
 use std::arch::x86_64::{
     __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadu_si128, _mm_movehl_ps, _mm_shuffle_ps,
     _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtph_ps, _mm256_extractf128_ps, _mm256_fmadd_ps,
-    _mm256_hadd_ps, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-    _mm256_sub_ps,
+    _mm256_loadu_ps, _mm256_setzero_ps, _mm256_sub_ps,
 };
 
 /// The AVX2 kernels, if this CPU has every instruction they use.
@@ -56,26 +55,6 @@ pub(super) fn horizontal_sum(v: __m256) -> f32 {
     let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
     let single = _mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair));
     _mm_cvtss_f32(single)
-}
-
-/// The lane sums of eight vectors at once, `[sum(v[0]), ..., sum(v[7])]`: three rounds of
-/// pairwise adds instead of eight separate horizontal sums.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub(super) fn sum8(v: [__m256; 8]) -> [f32; 8] {
-    // hadd(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]
-    let t0 = _mm256_hadd_ps(v[0], v[1]);
-    let t1 = _mm256_hadd_ps(v[2], v[3]);
-    let t2 = _mm256_hadd_ps(v[4], v[5]);
-    let t3 = _mm256_hadd_ps(v[6], v[7]);
-    // [s0_0123, s1_0123, s2_0123, s3_0123 | s0_4567, s1_4567, s2_4567, s3_4567]
-    let u0 = _mm256_hadd_ps(t0, t1);
-    let u1 = _mm256_hadd_ps(t2, t3);
-    let low = _mm256_permute2f128_ps::<0x20>(u0, u1);
-    let high = _mm256_permute2f128_ps::<0x31>(u0, u1);
-    let mut out = [0.0f32; 8];
-    // SAFETY: `out` has room for eight f32; storeu has no alignment demand.
-    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(low, high)) };
-    out
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]

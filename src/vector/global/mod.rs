@@ -238,7 +238,7 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
                 index: index as u32,
                 mirror,
                 metric: self.metric,
-                allow: Allow::All,
+                allow: Allow::all(),
             })
             .collect();
         let candidates = scan::search(&sources, &prepared, k);
