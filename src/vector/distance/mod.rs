@@ -17,10 +17,10 @@
 //! multiples of the vector width) and at unaligned offsets. Under Miri the AVX2 kernels run when
 //! the features are enabled at compile time:
 //! `RUSTFLAGS="-C target-feature=+avx2,+fma,+f16c" cargo +nightly miri test --lib kernels`
-//! checks the f32 slice kernels and the scalar and AVX2 stored kernels on f32 data at lengths
-//! 0-79 and byte offsets 0-3 (no undefined behaviour found; the stored kernels take about four
-//! minutes, so not in CI). Miri implements neither the F16C conversions nor AVX-512, so those
-//! kernels are checked only by the tests.
+//! checks the f32 slice kernels, the scalar and AVX2 stored kernels (lengths 0-79, byte offsets
+//! 0-3) and the scalar and AVX2 block kernels (dimensions 0-19) on f32 data: no undefined
+//! behaviour found (about four minutes each, so not in CI). Miri implements neither the F16C
+//! conversions nor AVX-512, so those kernels are checked only by the tests.
 //!
 //! ```
 //! use quiver::vector::distance::{cosine_distance_f32, dot_f32, l2_squared_f32};
