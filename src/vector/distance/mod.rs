@@ -5,11 +5,14 @@
 //!   same element type; AVX2 + FMA (+ F16C) or scalar.
 //! - **Stored kernels** ([`dot_stored`], [`l2_squared_stored`], [`norm_squared_stored`]): an f32
 //!   query against a stored vector given as little-endian bytes at any alignment (a value
-//!   borrowed from a redb page), read with unaligned loads; AVX-512F, AVX2 + FMA + F16C or
-//!   scalar.
+//!   borrowed from a redb page), read with unaligned loads; AVX-512F, AVX2 + FMA + F16C, NEON
+//!   (aarch64) or scalar.
 //! - **Block kernels** ([`block_dots_1`], [`block_dots_4x4`]), the search path: queries against
 //!   blocks of sixteen stored vectors laid out component-major, as the mirror keeps them; same
 //!   instruction sets.
+//!
+//! The NEON kernels are tested under qemu by `.ci/run` (`cargo test --target
+//! aarch64-unknown-linux-gnu --lib vector::distance` with `qemu-aarch64` as the runner).
 //!
 //! Each family is chosen at run time, the first time it is used ([`kernel_name`],
 //! [`slice_kernel_name`]); other targets use the scalar code, which is also the reference every
@@ -37,9 +40,11 @@ mod block_x86;
 #[cfg(target_arch = "x86_64")]
 mod block_x86_512;
 pub mod scalar;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[macro_use]
 mod stored_macros;
+#[cfg(target_arch = "aarch64")]
+mod neon;
 pub(crate) mod stored_scalar;
 #[cfg(target_arch = "x86_64")]
 mod stored_x86;
@@ -147,6 +152,16 @@ const STORED_AVX512: StoredKernels = StoredKernels {
     name: "avx512f",
 };
 
+#[cfg(target_arch = "aarch64")]
+const STORED_NEON: StoredKernels = StoredKernels {
+    dot: neon::dot,
+    l2: neon::l2_squared,
+    norm: neon::norm_squared,
+    block_4x4: neon::block_dots_4x4,
+    block_1: neon::block_dots_1,
+    name: "neon",
+};
+
 /// Every stored-kernel set this CPU can run, best last (the tests check each one).
 pub(crate) fn stored_kernel_sets() -> Vec<&'static StoredKernels> {
     #[allow(unused_mut)]
@@ -159,6 +174,10 @@ pub(crate) fn stored_kernel_sets() -> Vec<&'static StoredKernels> {
                 sets.push(&STORED_AVX512);
             }
         }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        sets.push(&STORED_NEON);
     }
     sets
 }

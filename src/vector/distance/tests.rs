@@ -16,6 +16,8 @@ fn epsilon(n: usize) -> f32 {
 
 #[test]
 fn this_machine_runs_the_simd_kernels_when_it_can() {
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(kernel_name(), "neon");
     #[cfg(target_arch = "x86_64")]
     {
         let simd = std::arch::is_x86_feature_detected!("avx2")
