@@ -299,6 +299,18 @@ fn collections_records_and_string_ids_persist_across_reopen() {
         "replaced"
     );
     assert_eq!(docs.id_of("doc-8").unwrap(), None);
+    // Batched get from one snapshot, in the order asked, with misses.
+    let ids: Vec<u64> = before.iter().map(|h| h.id).chain([u64::MAX >> 1]).collect();
+    let items = docs.get_many(&ids).unwrap();
+    assert_eq!(items.len(), ids.len());
+    assert!(
+        items[..before.len()]
+            .iter()
+            .all(|item| item.as_ref().is_some_and(|(v, _)| v.len() == DIM))
+    );
+    assert!(items[before.len()].is_none());
+    let (_, record) = docs.get(doc_id).unwrap().unwrap();
+    assert_eq!(record.value(), "replaced");
     let fetched = store.fetch(&before).unwrap();
     assert_eq!(fetched.len(), before.len());
     for (f, hit) in fetched.iter().zip(&before) {

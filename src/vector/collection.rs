@@ -19,6 +19,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+/// An item read back: its vector (decoded to f32) and its record (zero-copy; the guard keeps its
+/// read snapshot alive).
+pub type Item<M> = (Vec<f32>, OwnedAccessGuard<M>);
+
 /// One entity type: vectors of type `V` (for example [`F32<384>`](crate::vector::F32)) with
 /// records of type `M` (any redb [`Value`]), in their own column family.
 ///
@@ -292,6 +296,55 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         let read = self.shared.cf.begin_read()?;
         let table = read.open_table(records::<M>())?;
         Ok(table.get_owned(id)?)
+    }
+
+    /// The vector (decoded to f32) and the record of `id`, from one snapshot.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<2>, &str>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0, 2.0], &"one")?;
+    /// let (vector, record) = c.get(1)?.unwrap();
+    /// assert_eq!((vector, record.value()), (vec![1.0, 2.0], "one"));
+    /// assert!(c.get(2)?.is_none());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn get(&self, id: u64) -> Result<Option<Item<M>>> {
+        Ok(self.get_many(&[id])?.pop().flatten())
+    }
+
+    /// [`get`](Self::get) for many ids at once, from one snapshot, in the order given (`None`
+    /// for ids that do not exist).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, u64>("c", CollectionConfig::new(Metric::Dot))?;
+    /// let mut batch = c.batch();
+    /// batch.upsert(1, &[1.0], &10)?;
+    /// batch.upsert(2, &[2.0], &20)?;
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// let items = c.get_many(&[2, 3, 1])?;
+    /// assert_eq!(items[0].as_ref().map(|(v, r)| (v[0], r.value())), Some((2.0, 20)));
+    /// assert!(items[1].is_none());
+    /// assert_eq!(items[2].as_ref().map(|(_, r)| r.value()), Some(10));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn get_many(&self, ids: &[u64]) -> Result<Vec<Option<Item<M>>>> {
+        self.shared.check_live()?;
+        let read = self.shared.cf.begin_read()?;
+        let vectors = read.open_table(vectors::<V>())?;
+        let records = read.open_table(records::<M>())?;
+        ids.iter()
+            .map(|&id| {
+                let vector = vectors.get(id)?.map(|v| v.value().to_vec());
+                let record = records.get_owned(id)?;
+                Ok(vector.zip(record))
+            })
+            .collect()
     }
 
     /// The numeric id of a string id.

@@ -52,7 +52,7 @@ mod topk;
 mod write;
 
 pub use batch::WriteBatch;
-pub use collection::Collection;
+pub use collection::{Collection, Item};
 pub use config::CollectionConfig;
 pub use element::{Element, F16, F32, StoredVector, VectorType};
 pub use fetch::Fetched;
