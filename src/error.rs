@@ -92,6 +92,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A dataset file is not in the format its reader expects.
+    MalformedDataset {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An item id was rejected (numeric ids must be below 2^63).
     InvalidId(String),
     /// A search hit names a collection this store has not opened with its types, so its records
@@ -160,6 +167,13 @@ impl fmt::Display for Error {
                 "column family '{name}' is not a vector collection: {reason}"
             ),
             Error::InvalidId(reason) => write!(f, "invalid id: {reason}"),
+            Error::MalformedDataset { path, reason } => {
+                write!(
+                    f,
+                    "{} is not a valid dataset file: {reason}",
+                    path.display()
+                )
+            }
             Error::CollectionNotOpen(name) => write!(
                 f,
                 "collection '{name}' has not been opened in this store; open it with Store::collection() to fetch its records"

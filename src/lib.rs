@@ -59,6 +59,7 @@
 #![warn(missing_docs)]
 
 mod cf;
+pub mod datasets;
 mod error;
 pub mod io;
 #[cfg(feature = "testing")]
