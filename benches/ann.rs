@@ -1,0 +1,362 @@
+//! Recall and speed of quiver's search on real ANN datasets, reported the ann-benchmarks way.
+//!
+//! `cargo bench --bench ann -- --dataset wordnet-minilm [--index flat] [--k 10] [--json FILE]`
+//! ingests the dataset into a quiver collection in a file (through the public API), runs every
+//! query one at a time on one thread (best of three passes) and in batches on all cores, and
+//! reports, per index setting, one JSON object:
+//! `{"dataset","index","params","k","recall","recall_ids","qps_1t","qps_batch","p50_us","p95_us",
+//! "p99_us","build_s","disk_bytes","log_bytes","rss_bytes","n","queries"}` (`disk_bytes` is the store
+//! file after a checkpoint; `log_bytes` the fixed-size log beside it).
+//!
+//! Recall is ann-benchmarks' (a returned id counts if its true distance is within the k-th true
+//! distance + 1e-3; true distances are recomputed in f64 from the stored values) and also by id
+//! overlap. `--quick` uses the first 5,000 base vectors and 200 queries, with exact ground truth
+//! computed here by an independent f64 brute force (CI runs it). Index modes today: `flat`, the
+//! exact scan.
+
+use clap::Parser;
+use half::f16;
+use indicatif::{ProgressBar, ProgressStyle};
+use quiver::Durability;
+use quiver::datasets::Matrix;
+use quiver::datasets::npy::{self, NpyArray};
+use quiver::datasets::recall::{EPSILON, recall_by_distance, recall_by_ids};
+use quiver::vector::{CollectionConfig, F16, Filter, Metric, Store};
+use rayon::prelude::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Command line of the harness.
+#[derive(Parser, Debug)]
+#[command(about = "Recall and speed of quiver on ANN datasets (ann-benchmarks method)")]
+struct Args {
+    /// Dataset: wordnet-minilm.
+    #[arg(long, default_value = "wordnet-minilm")]
+    dataset: String,
+    /// Directory holding the dataset's files (default: ../shared/datasets/NAME beside the project).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Index mode: flat (exact scan).
+    #[arg(long, default_value = "flat")]
+    index: String,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 10)]
+    k: usize,
+    /// Append the JSON lines to this file (they are printed either way).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// A few-second run: 5,000 base vectors, 200 queries, ground truth computed here.
+    #[arg(long)]
+    quick: bool,
+    /// Use only the first N base vectors (ground truth is then computed here).
+    #[arg(long)]
+    base_limit: Option<usize>,
+    /// Use only the first N queries.
+    #[arg(long)]
+    queries: Option<usize>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// A dataset in memory: base and query vectors as stored (f16), exact neighbours, and the
+/// dataset's own distance (here `1 - dot` on L2-normalised vectors).
+struct Dataset {
+    base: Matrix<f16>,
+    queries: Matrix<f16>,
+    truth_ids: Matrix<i32>,
+    truth_distances: Matrix<f32>,
+}
+
+fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn read_f16(path: &Path) -> Result<Matrix<f16>, String> {
+    match npy::read(path).map_err(|e| e.to_string())? {
+        NpyArray::F16(m) => Ok(m),
+        other => Err(format!(
+            "{}: expected f16, found shape {:?} of another type",
+            path.display(),
+            other.shape()
+        )),
+    }
+}
+
+/// `1 - q.v` in f64 from the stored f16 values: wordnet-minilm's distance.
+fn true_distance(query: &[f16], vector: &[f16]) -> f64 {
+    1.0 - query
+        .iter()
+        .zip(vector)
+        .map(|(a, b)| a.to_f64() * b.to_f64())
+        .sum::<f64>()
+}
+
+/// Exact top `k` by brute force in f64, independent of quiver's kernels.
+fn brute_force(base: &Matrix<f16>, queries: &Matrix<f16>, k: usize) -> (Matrix<i32>, Matrix<f32>) {
+    let bar = progress(queries.rows(), "truth");
+    let rows: Vec<Vec<(i32, f32)>> = (0..queries.rows())
+        .into_par_iter()
+        .map(|q| {
+            let query = queries.row(q);
+            let mut all: Vec<(f64, i32)> = base
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (true_distance(query, v), i as i32))
+                .collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            bar.inc(1);
+            all.into_iter()
+                .take(k)
+                .map(|(d, i)| (i, d as f32))
+                .collect()
+        })
+        .collect();
+    bar.finish_and_clear();
+    let ids = rows.iter().flat_map(|r| r.iter().map(|x| x.0)).collect();
+    let distances = rows.iter().flat_map(|r| r.iter().map(|x| x.1)).collect();
+    (
+        Matrix::new(k, ids).expect("k ids per query"),
+        Matrix::new(k, distances).expect("k distances per query"),
+    )
+}
+
+fn load(args: &Args) -> Result<Dataset, String> {
+    if args.dataset != "wordnet-minilm" {
+        return Err(format!(
+            "unknown dataset {:?} (available: wordnet-minilm)",
+            args.dataset
+        ));
+    }
+    let dir = args.data_dir.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/datasets")
+            .join(&args.dataset)
+    });
+    let (base_limit, query_limit) = if args.quick {
+        (
+            Some(args.base_limit.unwrap_or(5_000)),
+            Some(args.queries.unwrap_or(200)),
+        )
+    } else {
+        (args.base_limit, args.queries)
+    };
+    let mut base = read_f16(&dir.join("base_f16.npy"))?;
+    let mut queries = read_f16(&dir.join("query_f16.npy"))?;
+    if let Some(limit) = query_limit {
+        queries = queries.truncated(limit);
+    }
+    let k_truth = 100;
+    let (truth_ids, truth_distances) = match base_limit {
+        Some(limit) if limit < base.rows() => {
+            base = base.truncated(limit);
+            brute_force(&base, &queries, k_truth)
+        }
+        _ => {
+            let ids = npy::read(dir.join("gt_ids.npy"))
+                .map_err(|e| e.to_string())?
+                .into_i32()
+                .ok_or("gt_ids.npy does not hold integers")?
+                .truncated(queries.rows());
+            let distances = npy::read(dir.join("gt_cosdist.npy"))
+                .map_err(|e| e.to_string())?
+                .into_f32()
+                .truncated(queries.rows());
+            (ids, distances)
+        }
+    };
+    Ok(Dataset {
+        base,
+        queries,
+        truth_ids,
+        truth_distances,
+    })
+}
+
+/// Peak resident memory of this process (Linux), in bytes.
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index]
+}
+
+fn run_flat(args: &Args, data: &Dataset) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    const DIM: usize = 384;
+    if data.base.dim() != DIM {
+        return Err(format!(
+            "wordnet-minilm vectors have {} components, expected {DIM}",
+            data.base.dim()
+        )
+        .into());
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("ann.qvr");
+    let store = Store::open(&path)?;
+    // The vectors are L2-normalised, so the dataset's cosine distance is 1 - dot: the dot metric
+    // ranks exactly as the ground truth does.
+    let collection =
+        store.create_collection::<F16<DIM>, ()>("base", CollectionConfig::new(Metric::Dot))?;
+    let started = Instant::now();
+    let bar = progress(data.base.rows(), "ingest");
+    let mut row = vec![0.0f32; DIM];
+    for (chunk_index, chunk) in data.base.as_slice().chunks(1000 * DIM).enumerate() {
+        let mut batch = collection.batch();
+        for (i, vector) in chunk.chunks_exact(DIM).enumerate() {
+            for (out, x) in row.iter_mut().zip(vector) {
+                *out = x.to_f32();
+            }
+            batch.upsert((chunk_index * 1000 + i) as u64, &row, &())?;
+        }
+        bar.inc((chunk.len() / DIM) as u64);
+        collection.commit(batch, Durability::None)?;
+    }
+    collection.commit(collection.batch(), Durability::Immediate)?;
+    store.database().checkpoint()?;
+    bar.finish_and_clear();
+    let build_s = started.elapsed().as_secs_f64();
+    // The store file; the log beside it is a fixed-size ring (64 MiB by default), reported apart.
+    let disk_bytes = std::fs::metadata(&path)?.len();
+    let log_bytes = std::fs::metadata(quiver::log_path(&path)).map_or(0, |m| m.len());
+
+    let queries: Vec<Vec<f32>> = data
+        .queries
+        .iter()
+        .map(|q| q.iter().map(|x| x.to_f32()).collect())
+        .collect();
+    // One thread, one query at a time: best of three passes.
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let mut best: Option<(f64, Vec<f64>, Vec<Vec<quiver::vector::Hit>>)> = None;
+    for pass in 0..3 {
+        let bar = progress(queries.len(), &format!("search {}", pass + 1));
+        let (seconds, latencies, results) = one_thread.install(|| -> quiver::Result<_> {
+            let mut latencies = Vec::with_capacity(queries.len());
+            let mut results = Vec::with_capacity(queries.len());
+            let started = Instant::now();
+            for query in &queries {
+                let t = Instant::now();
+                results.push(collection.search(query, args.k)?);
+                latencies.push(t.elapsed().as_secs_f64() * 1e6);
+                bar.inc(1);
+            }
+            Ok((started.elapsed().as_secs_f64(), latencies, results))
+        })?;
+        bar.finish_and_clear();
+        if best.as_ref().is_none_or(|b| seconds < b.0) {
+            best = Some((seconds, latencies, results));
+        }
+    }
+    let (seconds_1t, mut latencies, results) = best.ok_or("no search pass ran")?;
+    latencies.sort_by(f64::total_cmp);
+    // All cores, batches of 64 queries: best of three passes.
+    let refs: Vec<&[f32]> = queries.iter().map(|q| q.as_slice()).collect();
+    let mut seconds_batch = f64::INFINITY;
+    for _ in 0..3 {
+        let started = Instant::now();
+        for chunk in refs.chunks(64) {
+            std::hint::black_box(collection.search_batch(chunk, args.k, &Filter::all())?);
+        }
+        seconds_batch = seconds_batch.min(started.elapsed().as_secs_f64());
+    }
+
+    // Recall, ann-benchmarks' way: true distances of the returned ids, recomputed in f64.
+    let mut recall = 0.0;
+    let mut recall_ids = 0.0;
+    for (q, hits) in results.iter().enumerate() {
+        let query = data.queries.row(q);
+        let returned: Vec<f32> = hits
+            .iter()
+            .map(|h| true_distance(query, data.base.row(h.id as usize)) as f32)
+            .collect();
+        recall += recall_by_distance(&returned, data.truth_distances.row(q), args.k, EPSILON);
+        let ids: Vec<u64> = hits.iter().map(|h| h.id).collect();
+        let truth: Vec<u64> = data.truth_ids.row(q).iter().map(|i| *i as u64).collect();
+        recall_ids += recall_by_ids(&ids, &truth, args.k);
+    }
+    let n_queries = queries.len() as f64;
+    let line = json!({
+        "dataset": args.dataset, "index": "quiver-flat", "params": {"element": "f16", "metric": "dot"},
+        "k": args.k, "recall": recall / n_queries, "recall_ids": recall_ids / n_queries,
+        "qps_1t": (n_queries / seconds_1t).round(), "qps_batch": (n_queries / seconds_batch).round(),
+        "p50_us": percentile(&latencies, 0.5).round(), "p95_us": percentile(&latencies, 0.95).round(),
+        "p99_us": percentile(&latencies, 0.99).round(), "build_s": (build_s * 1000.0).round() / 1000.0,
+        "disk_bytes": disk_bytes, "log_bytes": log_bytes, "rss_bytes": peak_rss(), "n": data.base.rows(), "queries": queries.len(),
+    });
+    drop(collection);
+    store.close()?;
+    Ok(line)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    let data = load(&args)?;
+    if args.k > data.truth_ids.dim() {
+        return Err(format!(
+            "k = {} but the ground truth holds {} neighbours",
+            args.k,
+            data.truth_ids.dim()
+        )
+        .into());
+    }
+    eprintln!(
+        "{}: {} base vectors, {} queries, k = {}, kernels {}",
+        args.dataset,
+        data.base.rows(),
+        data.queries.rows(),
+        args.k,
+        quiver::vector::distance::kernel_name()
+    );
+    let line = match args.index.as_str() {
+        "flat" => run_flat(&args, &data)?,
+        other => return Err(format!("unknown index mode {other:?} (available: flat)").into()),
+    };
+    println!("{line}");
+    if let Some(path) = &args.json {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(file, "{line}")?;
+    }
+    eprintln!(
+        "| index | k | recall | recall (ids) | QPS 1 thread | QPS batched | p50 us | p99 us | build s | disk MB | RSS MB |"
+    );
+    eprintln!("|---|---|---|---|---|---|---|---|---|---|---|");
+    eprintln!(
+        "| {} | {} | {:.4} | {:.4} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+        line["index"].as_str().unwrap_or("?"),
+        line["k"],
+        line["recall"].as_f64().unwrap_or(0.0),
+        line["recall_ids"].as_f64().unwrap_or(0.0),
+        line["qps_1t"],
+        line["qps_batch"],
+        line["p50_us"],
+        line["p99_us"],
+        line["build_s"],
+        line["disk_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+        line["rss_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+    );
+    Ok(())
+}
