@@ -4,7 +4,7 @@
 use half::f16;
 use proptest::prelude::*;
 use quiver::Error;
-use quiver::datasets::{bigann, npy, texmex};
+use quiver::datasets::{bigann, idx, npy, texmex};
 use std::path::{Path, PathBuf};
 
 fn path() -> &'static Path {
@@ -222,6 +222,53 @@ fn malformed_npy_files_get_typed_errors() {
     );
 }
 
+fn idx_bytes(code: u8, dims: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, code, dims.len() as u8];
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend(body);
+    out
+}
+
+#[test]
+fn idx_files_round_trip_and_reject_malformed_input() {
+    let m = idx::parse_u8(
+        &idx_bytes(0x08, &[3, 2, 2], &(0..12).collect::<Vec<u8>>()),
+        path(),
+    )
+    .unwrap();
+    assert_eq!((m.rows(), m.dim()), (3, 4));
+    assert_eq!(m.row(2), &[8, 9, 10, 11]);
+    // A one-dimensional file (labels) is a column.
+    let labels = idx::parse_u8(&idx_bytes(0x08, &[4], &[1, 2, 3, 4]), path()).unwrap();
+    assert_eq!(
+        (labels.rows(), labels.dim(), labels.row(3)),
+        (4, 1, &[4u8][..])
+    );
+    assert_malformed(
+        idx::parse_u8(&idx_bytes(0x0d, &[1, 1], &[0; 4]), path()),
+        "float type code",
+    );
+    assert_malformed(
+        idx::parse_u8(&idx_bytes(0x08, &[2, 2], &[0; 3]), path()),
+        "short body",
+    );
+    assert_malformed(
+        idx::parse_u8(&idx_bytes(0x08, &[], &[]), path()),
+        "no dimensions",
+    );
+    assert_malformed(idx::parse_u8(&[1, 0, 8, 1], path()), "bad magic");
+    assert_malformed(
+        idx::parse_u8(&[0, 0, 8, 2, 0, 0], path()),
+        "truncated sizes",
+    );
+    assert_malformed(
+        idx::parse_u8(&idx_bytes(0x08, &[1, u32::MAX, u32::MAX], &[]), path()),
+        "huge rows",
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -249,6 +296,7 @@ proptest! {
             let _ = bigann::parse_groundtruth(bytes, path());
             let _ = texmex::parse_fvecs(bytes, path());
             let _ = texmex::parse_bvecs(bytes, path());
+            let _ = idx::parse_u8(bytes, path());
         }
     }
 }

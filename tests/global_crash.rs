@@ -216,3 +216,45 @@ fn the_check_catches_an_applier_that_copies_non_durable_state() {
 fn the_check_catches_an_applier_that_lets_writers_trim_before_its_commit_is_durable() {
     assert_caught(GlobalMutation::TrimBeforeDurable);
 }
+
+/// An empty batch committed with `Durability::Immediate` makes the collection's earlier
+/// non-durable batches durable (as a durable redb commit does): after a power loss that drops
+/// every unsynced write, they are there. Without that durable commit they are not (checked too,
+/// so the test can fail).
+#[test]
+fn an_empty_durable_commit_makes_earlier_non_durable_batches_durable() {
+    for make_durable in [true, false] {
+        let disk = SimDisk::new();
+        let store = open_store(&disk, GlobalMutation::None).expect("open");
+        let c = store
+            .create_collection::<F32<DIM>, u64>(
+                "c",
+                CollectionConfig::new(Metric::L2).global(false),
+            )
+            .expect("create");
+        let mut batch = c.batch();
+        for id in 0..50u64 {
+            batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
+        }
+        c.commit(batch, Durability::None).expect("commit");
+        if make_durable {
+            c.commit(c.batch(), Durability::Immediate)
+                .expect("durable commit");
+        }
+        let at = disk.op_count();
+        let mut rng = StdRng::seed_from_u64(1);
+        let image = disk.crash_image(at, CrashKind::DropAll, &mut rng);
+        drop(c);
+        store.abandon();
+        let recovered =
+            open_store(&SimDisk::from_images(image), GlobalMutation::None).expect("reopen");
+        let c = recovered
+            .collection::<F32<DIM>, u64>("c")
+            .expect("collection");
+        assert_eq!(
+            c.len(),
+            if make_durable { 50 } else { 0 },
+            "made durable: {make_durable}"
+        );
+    }
+}

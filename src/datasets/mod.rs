@@ -6,12 +6,14 @@
 //!   C order, one or two dimensions.
 //! - big-ann-benchmarks `.fbin` / `.u8bin` / `.ibin` ([`bigann`]): a `u32` row count and a `u32`
 //!   dimension, then the rows.
+//! - IDX (MNIST, Fashion-MNIST; [`idx`]): unsigned-byte arrays with big-endian dimensions.
 //!
 //! Every reader checks what it reads (magic, header, dimension, that the file holds exactly the
 //! rows it announces) and returns [`Error::MalformedDataset`](crate::Error::MalformedDataset)
 //! otherwise; no input makes it panic. [`recall`] computes recall the ann-benchmarks way.
 
 pub mod bigann;
+pub mod idx;
 mod matrix;
 pub mod npy;
 pub mod recall;

@@ -175,7 +175,8 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// Commits a batch as one transaction. With [`Durability::Immediate`] the call returns once
     /// the batch is durable (with the log on, one group-committed log fsync); with
     /// [`Durability::None`] it is visible at once and becomes durable with the next durable
-    /// commit of this collection or the next checkpoint.
+    /// commit of this collection (an empty batch committed with [`Durability::Immediate`] does
+    /// just that) or when the store is closed.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -190,7 +191,12 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn commit(&self, batch: WriteBatch<V, M>, durability: Durability) -> Result<()> {
         if batch.is_empty() {
-            return Ok(());
+            // Nothing to write, but a durable commit still makes the earlier non-durable ones
+            // durable, as in redb.
+            return match durability {
+                Durability::Immediate => self.shared.make_durable(),
+                _ => Ok(()),
+            };
         }
         write::commit(&self.shared, batch, durability)?;
         if self.shared.config.indexed {

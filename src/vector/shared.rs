@@ -28,6 +28,8 @@ pub(crate) struct CollectionShared {
     /// Change records up to this sequence number are reflected durably in the global index and
     /// may be deleted.
     pub trim_upto: AtomicU64,
+    /// A commit since the last durable one was not durable.
+    pub non_durable_pending: AtomicBool,
     pub deleted: AtomicBool,
     /// Decodes records for the second lookup; set when the collection is opened with its types.
     pub fetcher: OnceLock<Arc<dyn ErasedFetch>>,
@@ -60,6 +62,7 @@ impl CollectionShared {
             committed_seq: AtomicU64::new(committed),
             durable_seq: AtomicU64::new(committed),
             trim_upto: AtomicU64::new(0),
+            non_durable_pending: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
             fetcher: OnceLock::new(),
         })
@@ -79,13 +82,15 @@ impl CollectionShared {
         let _writer = self.writer.lock();
         self.check_live()?;
         let committed = self.committed_seq.load(Ordering::Acquire);
-        if self.durable_seq.load(Ordering::Acquire) >= committed {
+        let pending = self.non_durable_pending.load(Ordering::Acquire);
+        if !pending && self.durable_seq.load(Ordering::Acquire) >= committed {
             return Ok(());
         }
         let mut txn = self.cf.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)?;
         txn.commit()?;
         self.durable_seq.fetch_max(committed, Ordering::AcqRel);
+        self.non_durable_pending.store(false, Ordering::Release);
         Ok(())
     }
 }

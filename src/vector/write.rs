@@ -103,6 +103,9 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
     shared.committed_seq.fetch_max(last_seq, Ordering::AcqRel);
     if matches!(durability, Durability::Immediate) {
         shared.durable_seq.fetch_max(last_seq, Ordering::AcqRel);
+        shared.non_durable_pending.store(false, Ordering::Release);
+    } else {
+        shared.non_durable_pending.store(true, Ordering::Release);
     }
     let mut mirror = shared.mirror.write();
     if let Some(mirror) = mirror.as_mut() {
