@@ -19,6 +19,7 @@
 
 use crate::vector::distance::block_scalar::{LANES, block_bytes};
 use crate::vector::distance::norm_squared_stored;
+use crate::vector::distance::stored_scalar::element_at;
 use crate::vector::element::Element;
 use crate::vector::metric::Norm;
 use std::collections::HashMap;
@@ -163,6 +164,24 @@ impl Mirror {
     #[inline]
     pub fn id(&self, slot: usize) -> u64 {
         self.ids[slot]
+    }
+
+    /// The squared Euclidean distance from `query` to the vector in `slot`, accumulated in f64
+    /// (used to re-rank L2 candidates exactly).
+    pub fn l2_squared_exact(&self, slot: usize, query: &[f32]) -> f32 {
+        let base = (slot / LANES) * self.block_size;
+        let block = &self.data[base..base + self.block_size];
+        let lane = slot % LANES;
+        query
+            .iter()
+            .take(self.dim)
+            .enumerate()
+            .map(|(d, q)| {
+                let v = element_at(block, self.element, d * LANES + lane);
+                let diff = f64::from(*q) - f64::from(v);
+                diff * diff
+            })
+            .sum::<f64>() as f32
     }
 
     /// Releases spare capacity (after the bulk load on open).
