@@ -161,30 +161,27 @@ fn limits(args: &Args) -> (Option<usize>, Option<usize>) {
 
 const TRUTH_K: usize = 100;
 
-fn load_wordnet(args: &Args) -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = args.data_dir.clone().unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/wordnet-minilm")
-    });
+type Truth = (Matrix<i32>, Matrix<f32>);
+
+/// Applies the run's limits to a dataset's base and queries and attaches its ground truth: the
+/// shipped one (`full_truth`) for the whole base, an f64 brute force for a truncated one.
+fn assemble(
+    args: &Args,
+    mut base: Matrix<f32>,
+    mut queries: Matrix<f32>,
+    distance: Distance,
+    full_truth: impl FnOnce(&Matrix<f32>, &Matrix<f32>) -> Result<Truth, Box<dyn std::error::Error>>,
+) -> Result<Dataset, Box<dyn std::error::Error>> {
     let (base_limit, query_limit) = limits(args);
-    let mut base = read_npy_f32(&dir.join("base_f16.npy"))?;
-    let mut queries = read_npy_f32(&dir.join("query_f16.npy"))?;
     if let Some(limit) = query_limit {
         queries = queries.truncated(limit);
     }
-    let distance = Distance::OneMinusDot;
     let (truth_ids, truth_distances) = match base_limit {
         Some(limit) if limit < base.rows() => {
             base = base.truncated(limit);
             brute_force(distance, &base, &queries, TRUTH_K)
         }
-        _ => {
-            let ids = npy::read(dir.join("gt_ids.npy"))?
-                .into_i32()
-                .ok_or("gt_ids.npy does not hold integers")?
-                .truncated(queries.rows());
-            let distances = read_npy_f32(&dir.join("gt_cosdist.npy"))?.truncated(queries.rows());
-            (ids, distances)
-        }
+        _ => full_truth(&base, &queries)?,
     };
     Ok(Dataset {
         base,
@@ -192,6 +189,22 @@ fn load_wordnet(args: &Args) -> Result<Dataset, Box<dyn std::error::Error>> {
         truth_ids,
         truth_distances,
         distance,
+    })
+}
+
+fn load_wordnet(args: &Args) -> Result<Dataset, Box<dyn std::error::Error>> {
+    let dir = args.data_dir.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/wordnet-minilm")
+    });
+    let base = read_npy_f32(&dir.join("base_f16.npy"))?;
+    let queries = read_npy_f32(&dir.join("query_f16.npy"))?;
+    assemble(args, base, queries, Distance::OneMinusDot, |_, queries| {
+        let ids = npy::read(dir.join("gt_ids.npy"))?
+            .into_i32()
+            .ok_or("gt_ids.npy does not hold integers")?
+            .truncated(queries.rows());
+        let distances = read_npy_f32(&dir.join("gt_cosdist.npy"))?.truncated(queries.rows());
+        Ok((ids, distances))
     })
 }
 
@@ -286,27 +299,9 @@ fn load_fashion(args: &Args) -> Result<Dataset, Box<dyn std::error::Error>> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"));
-    let (base_limit, query_limit) = limits(args);
-    let mut base = read_idx_gz(&dir.join("train-images-idx3-ubyte.gz"))?;
-    let mut queries = read_idx_gz(&dir.join("t10k-images-idx3-ubyte.gz"))?;
-    if let Some(limit) = query_limit {
-        queries = queries.truncated(limit);
-    }
-    let distance = Distance::L2Squared;
-    let (truth_ids, truth_distances) = match base_limit {
-        Some(limit) if limit < base.rows() => {
-            base = base.truncated(limit);
-            brute_force(distance, &base, &queries, TRUTH_K)
-        }
-        _ => fashion_truth(&base, &queries)?,
-    };
-    Ok(Dataset {
-        base,
-        queries,
-        truth_ids,
-        truth_distances,
-        distance,
-    })
+    let base = read_idx_gz(&dir.join("train-images-idx3-ubyte.gz"))?;
+    let queries = read_idx_gz(&dir.join("t10k-images-idx3-ubyte.gz"))?;
+    assemble(args, base, queries, Distance::L2Squared, fashion_truth)
 }
 
 fn load(args: &Args) -> Result<Dataset, Box<dyn std::error::Error>> {

@@ -55,3 +55,18 @@ pub(crate) fn block_dots_1(query: &[f32], block: &[u8], element: Element) -> [f3
     let [[row]] = block_dots([query], [block], element);
     row
 }
+
+/// Four queries against four blocks, one block at a time with `one_block` (for instruction sets
+/// whose registers cannot hold sixteen accumulators at once).
+pub(crate) fn four_blocks(
+    blocks: [&[u8]; 4],
+    mut one_block: impl FnMut(&[u8]) -> [[f32; 16]; 4],
+) -> [[[f32; 16]; 4]; 4] {
+    let mut out = [[[0.0f32; 16]; 4]; 4];
+    for (b, block) in blocks.into_iter().enumerate() {
+        for (row, dots) in out.iter_mut().zip(one_block(block)) {
+            row[b] = dots;
+        }
+    }
+    out
+}

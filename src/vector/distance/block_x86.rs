@@ -1,7 +1,7 @@
 //! AVX2 + FMA + F16C block kernels (layout in `block_x86_512.rs`): a block's sixteen lanes are
 //! two 256-bit registers per component.
 
-use super::block_scalar::common_dim;
+use super::block_scalar::{common_dim, four_blocks};
 use crate::vector::element::Element;
 use std::arch::x86_64::{
     __m256, _mm_loadu_si128, _mm256_add_ps, _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
@@ -75,15 +75,11 @@ pub(super) fn block_dots_4x4(
     blocks: [&[u8]; 4],
     element: Element,
 ) -> [[[f32; 16]; 4]; 4] {
-    let mut out = [[[0.0f32; 16]; 4]; 4];
-    for (b, block) in blocks.into_iter().enumerate() {
+    four_blocks(blocks, |block| {
         // SAFETY: only reachable through `stored_kernel_sets`, after checking the CPU.
         let dots = unsafe { block_dots(queries, [block], element) };
-        for (row, dot) in out.iter_mut().zip(dots) {
-            row[b] = dot[0];
-        }
-    }
-    out
+        dots.map(|[row]| row)
+    })
 }
 
 /// One query against one block, the components split over two accumulators per half (component

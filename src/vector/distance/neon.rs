@@ -7,7 +7,7 @@
 //! normal and subnormal halves alike, then the sign is put back. Infinities and NaNs would come
 //! out wrong, but no stored vector holds one (they are rejected on write).
 
-use super::block_scalar::common_dim;
+use super::block_scalar::{common_dim, four_blocks};
 use super::stored_scalar::{common_len, element_at};
 use crate::vector::element::Element;
 use std::arch::aarch64::{
@@ -174,15 +174,10 @@ pub(super) fn block_dots_4x4(
     blocks: [&[u8]; 4],
     element: Element,
 ) -> [[[f32; 16]; 4]; 4] {
-    let mut out = [[[0.0f32; 16]; 4]; 4];
-    for (b, block) in blocks.into_iter().enumerate() {
+    four_blocks(blocks, |block| {
         // SAFETY: only reachable through `stored_kernel_sets`.
-        let dots = unsafe { block_dots(queries, block, element) };
-        for (row, dot) in out.iter_mut().zip(dots) {
-            row[b] = dot;
-        }
-    }
-    out
+        unsafe { block_dots(queries, block, element) }
+    })
 }
 
 pub(super) fn block_dots_1(query: &[f32], block: &[u8], element: Element) -> [f32; 16] {
