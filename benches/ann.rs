@@ -120,6 +120,8 @@ fn brute_force(
     queries: &Matrix<f32>,
     k: usize,
 ) -> (Matrix<i32>, Matrix<f32>) {
+    // A base smaller than k gives every query all of it.
+    let k = k.min(base.rows());
     let bar = progress(queries.rows(), "truth");
     let rows: Vec<Vec<(i32, f32)>> = (0..queries.rows())
         .into_par_iter()

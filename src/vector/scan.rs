@@ -258,19 +258,20 @@ fn scan_task(
     let mirror = source.mirror;
     let element = mirror.element;
     let mut tops = vec![TopK::new(k); queries.len()];
-    let positions: Vec<usize> = range.collect();
-    for group in positions.chunks(4) {
+    if let [query] = queries {
+        for position in range {
+            let block = source.block_at(position);
+            let dots = block_dots_1(query.vector, mirror.block(block), element);
+            offer_block(source, block, &dots, query, &mut tops[0], distance);
+        }
+        return tops;
+    }
+    for start in range.clone().step_by(4) {
         // A short last group repeats its first block; the extra results are dropped.
-        let pick = |i: usize| source.block_at(*group.get(i).unwrap_or(&group[0]));
+        let count = (range.end - start).min(4);
+        let pick = |i: usize| source.block_at(start + if i < count { i } else { 0 });
         let blocks = [pick(0), pick(1), pick(2), pick(3)];
         let bytes = blocks.map(|b| mirror.block(b));
-        if let [query] = queries {
-            for (block, bytes) in blocks.iter().zip(bytes).take(group.len()) {
-                let dots = block_dots_1(query.vector, bytes, element);
-                offer_block(source, *block, &dots, query, &mut tops[0], distance);
-            }
-            continue;
-        }
         for (query_group, group_tops) in queries.chunks(4).zip(tops.chunks_mut(4)) {
             let pick_query = |i: usize| query_group.get(i).unwrap_or(&query_group[0]).vector;
             let four = [pick_query(0), pick_query(1), pick_query(2), pick_query(3)];
@@ -278,7 +279,7 @@ fn scan_task(
             for ((query, top), query_dots) in
                 query_group.iter().zip(group_tops.iter_mut()).zip(&dots)
             {
-                for (i, block) in blocks.iter().enumerate().take(group.len()) {
+                for (i, block) in blocks.iter().enumerate().take(count) {
                     offer_block(source, *block, &query_dots[i], query, top, distance);
                 }
             }
