@@ -7,12 +7,16 @@
 //! - big-ann-benchmarks `.fbin` / `.u8bin` / `.ibin` ([`bigann`]): a `u32` row count and a `u32`
 //!   dimension, then the rows.
 //! - IDX (MNIST, Fashion-MNIST; [`idx`]): unsigned-byte arrays with big-endian dimensions.
+//! - ann-benchmarks HDF5 (`hdf5`, behind the cargo feature `hdf5`): `train`, `test`,
+//!   `neighbors`, `distances` and the `distance` attribute.
 //!
 //! Every reader checks what it reads (magic, header, dimension, that the file holds exactly the
 //! rows it announces) and returns [`Error::MalformedDataset`](crate::Error::MalformedDataset)
 //! otherwise; no input makes it panic. [`recall`] computes recall the ann-benchmarks way.
 
 pub mod bigann;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 pub mod idx;
 mod matrix;
 pub mod npy;

@@ -226,9 +226,36 @@ pub fn read(path: impl AsRef<Path>) -> Result<NpyArray> {
 /// # Ok::<(), quiver::Error>(())
 /// ```
 pub fn to_bytes_f32(values: &[f32], dim: usize) -> Vec<u8> {
-    let rows = values.len() / dim.max(1);
+    to_bytes(
+        "<f4",
+        values.len(),
+        dim,
+        values.iter().flat_map(|x| x.to_le_bytes()),
+    )
+}
+
+/// Writes `values` (rows of `dim`) as a version 1.0 `.npy` of `<i4` (ground-truth ids).
+///
+/// ```
+/// let bytes = quiver::datasets::npy::to_bytes_i32(&[7, 8, 9, 10], 2);
+/// let array = quiver::datasets::npy::parse(&bytes, "a.npy".as_ref())?;
+/// assert_eq!(array.into_i32().map(|m| m.row(1).to_vec()), Some(vec![9, 10]));
+/// # Ok::<(), quiver::Error>(())
+/// ```
+pub fn to_bytes_i32(values: &[i32], dim: usize) -> Vec<u8> {
+    to_bytes(
+        "<i4",
+        values.len(),
+        dim,
+        values.iter().flat_map(|x| x.to_le_bytes()),
+    )
+}
+
+/// A version 1.0 header for `len` values in rows of `dim` of type `descr`, then the data.
+fn to_bytes(descr: &str, len: usize, dim: usize, data: impl Iterator<Item = u8>) -> Vec<u8> {
+    let rows = len / dim.max(1);
     let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
     // Pad so that the data starts on a multiple of 64 bytes, ending with a newline.
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
@@ -237,6 +264,6 @@ pub fn to_bytes_f32(values: &[f32], dim: usize) -> Vec<u8> {
     let mut out = b"\x93NUMPY\x01\x00".to_vec();
     out.extend((header.len() as u16).to_le_bytes());
     out.extend(header.as_bytes());
-    out.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+    out.extend(data);
     out
 }
