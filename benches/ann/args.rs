@@ -1,0 +1,75 @@
+//! The harness's command line.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Command line of the harness.
+#[derive(Parser, Debug)]
+#[command(about = "Recall and speed of quiver on ANN datasets (ann-benchmarks method)")]
+pub struct Args {
+    /// Dataset: wordnet-minilm, wordnet-minilm-small (shipped in datasets/), fashion-mnist, or
+    /// hdf5:FILE (an ann-benchmarks file; needs `--features hdf5`).
+    #[arg(long, default_value = "wordnet-minilm")]
+    pub dataset: String,
+    /// Directory holding the dataset's files (default: ../shared/datasets/wordnet-minilm beside
+    /// the project, datasets/wordnet-minilm-small, or /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Index mode: flat (exact scan).
+    #[arg(long, default_value = "flat")]
+    pub index: String,
+    /// Neighbours per query.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Append the JSON lines to this file (they are printed either way).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// A few-second run: at most 5,000 base vectors and 200 queries, ground truth computed here.
+    #[arg(long)]
+    pub quick: bool,
+    /// Use only the first N base vectors (ground truth is then computed here).
+    #[arg(long)]
+    pub base_limit: Option<usize>,
+    /// Use only the first N queries.
+    #[arg(long)]
+    pub queries: Option<usize>,
+    /// Timed passes over the queries, one thread, one query at a time; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    pub passes: usize,
+    /// Filtered runs, comma-separated: percentages of the ids chosen at random (50,10,1,0.1)
+    /// and/or `pos` (one run per part of speech, wordnet only).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Queries per filtered run (the first N).
+    #[arg(long, default_value_t = 1000)]
+    pub filter_queries: usize,
+    /// Churn run: delete this fraction of the ids (random), re-insert them, then measure again.
+    #[arg(long)]
+    pub churn: Option<f64>,
+    /// Seed of the random filters and churn.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the base, queries and ground truth as .npy here, for the peers (benches/peers).
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Exit with an error if any run's recall is below this (CI's check of the exact scan).
+    #[arg(long)]
+    pub min_recall: Option<f64>,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    pub bench: bool,
+}
+
+impl Args {
+    /// The base and query limits of this run.
+    pub fn limits(&self) -> (Option<usize>, Option<usize>) {
+        if self.quick {
+            (
+                Some(self.base_limit.unwrap_or(5_000)),
+                Some(self.queries.unwrap_or(200)),
+            )
+        } else {
+            (self.base_limit, self.queries)
+        }
+    }
+}

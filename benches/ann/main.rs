@@ -1,0 +1,102 @@
+//! Recall and speed of quiver's search on real ANN datasets, reported the ann-benchmarks way.
+//!
+//! `cargo bench --bench ann -- --dataset NAME [--index flat] [--k 10] [--json FILE]
+//! [--filter 50,10,1,0.1,pos] [--churn 0.1] [--export DIR] [--quick]` ingests the dataset into a
+//! quiver collection in a file (through the public API), runs every query one at a time on one
+//! thread (best of `--passes`) and in batches of 64 on all cores, and reports one JSON object per
+//! setting:
+//! `{"dataset","index","params","k","recall","recall_ids","qps_1t","qps_batch","p50_us","p95_us",
+//! "p99_us","build_s","disk_bytes","log_bytes","rss_bytes","n","queries"}` (`disk_bytes` is the
+//! store file after a checkpoint; `log_bytes` the fixed-size log beside it), with a table on
+//! stderr.
+//!
+//! - Recall is ann-benchmarks' (a returned id counts if its true distance is within the k-th true
+//!   distance + 1e-3; true distances are recomputed in f64 from the stored values) and also by id
+//!   overlap ([`measure`]).
+//! - Ground truth: the dataset's own where it ships one for the whole base; otherwise (a limited
+//!   base, the small subset) the harness's own exact computation ([`truth`]); for fashion-mnist,
+//!   quiver's exact search checked against that computation ([`data`]).
+//! - Filtered runs ([`filters`]) score against the exact filtered ground truth; the churn run
+//!   deletes and re-inserts a random fraction and measures recall and file size again ([`run`]).
+//! - `--export` writes what the peers need to search the same data ([`export`]); the peers and
+//!   the report live in `benches/peers/`.
+//!
+//! Index modes today: `flat`, the exact scan.
+
+mod args;
+mod data;
+mod export;
+mod filters;
+mod measure;
+mod output;
+mod run;
+mod truth;
+
+use clap::Parser;
+use data::{Dataset, Distance};
+use output::Line;
+use quiver::vector::{F16, F32, Metric};
+
+/// The exact scan with the vector type the dataset needs: its dimension (one of those compiled
+/// in below), f16 where its values are f16 (wordnet-minilm, stored as it ships), f32 otherwise;
+/// `1 - dot` datasets are L2-normalised, so the dot metric ranks exactly as their ground truth.
+fn flat(args: &args::Args, data: &Dataset) -> Result<Vec<Line>, Box<dyn std::error::Error>> {
+    macro_rules! dispatch {
+        ($($dim:literal),*) => {
+            match (data.distance, data.f16_values, data.base.dim()) {
+                (Distance::OneMinusDot, true, 384) => run::flat::<F16<384>>(args, data, Metric::Dot),
+                $(
+                    (Distance::OneMinusDot, _, $dim) => run::flat::<F32<$dim>>(args, data, Metric::Dot),
+                    (Distance::L2Squared, _, $dim) => run::flat::<F32<$dim>>(args, data, Metric::L2),
+                )*
+                (_, _, dim) => Err(format!(
+                    "no vector type compiled in for {dim} components; add it in benches/ann/main.rs"
+                )
+                .into()),
+            }
+        };
+    }
+    // The dimensions of wordnet-minilm, fashion-mnist and the common ann-benchmarks files
+    // (glove-25/50/100/200, sift-128, nytimes-256, gist-960).
+    dispatch!(8, 25, 50, 100, 128, 200, 256, 384, 784, 960)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args::Args::parse();
+    let data = data::load(&args)?;
+    if args.k == 0 || args.k > data.truth.ids.dim() {
+        return Err(format!(
+            "k = {} but the ground truth holds {} neighbours",
+            args.k,
+            data.truth.ids.dim()
+        )
+        .into());
+    }
+    eprintln!(
+        "{}: {} base vectors, {} queries, k = {}, kernels {}",
+        data.name,
+        data.base.rows(),
+        data.queries.rows(),
+        args.k,
+        quiver::vector::distance::kernel_name()
+    );
+    if let Some(dir) = &args.export {
+        export::write(&data, dir)?;
+        eprintln!("exported to {}", dir.display());
+    }
+    if args.index != "flat" {
+        return Err(format!("unknown index mode {:?} (available: flat)", args.index).into());
+    }
+    let lines = flat(&args, &data)?;
+    output::report(&lines, args.json.as_deref())?;
+    if let Some(min) = args.min_recall
+        && let Some(low) = lines.iter().find(|l| l.recall < min)
+    {
+        return Err(format!(
+            "recall {} of {} {} is below --min-recall {min}",
+            low.recall, low.index, low.params
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! One index mode on one dataset: the data goes into a quiver collection in a file through the
+//! public API, then every setting (plain, each filter, after churn) is timed and scored.
+
+use crate::args::Args;
+use crate::data::Dataset;
+use crate::filters::FilterSpec;
+use crate::measure;
+use crate::output::{Line, peak_rss, progress};
+use crate::truth;
+use quiver::Durability;
+use quiver::datasets::Matrix;
+use quiver::vector::{Collection, CollectionConfig, Filter, Metric, Store, VectorType};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use serde_json::json;
+use std::path::Path;
+use std::time::Instant;
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Writes base rows into `collection` (all of them, or only `rows`), with their label codes as
+/// records, in batches of 1,000 that are not durable, then one durable commit.
+pub fn ingest<V: VectorType>(
+    collection: &Collection<V, u8>,
+    base: &Matrix<f32>,
+    labels: Option<&[u8]>,
+) -> quiver::Result<()> {
+    let rows: Vec<u32> = (0..base.rows() as u32).collect();
+    ingest_rows(collection, base, labels, &rows)
+}
+
+fn ingest_rows<V: VectorType>(
+    collection: &Collection<V, u8>,
+    base: &Matrix<f32>,
+    labels: Option<&[u8]>,
+    rows: &[u32],
+) -> quiver::Result<()> {
+    let bar = progress(rows.len(), "ingest");
+    for chunk in rows.chunks(1000) {
+        let mut batch = collection.batch();
+        for row in chunk {
+            let row = *row as usize;
+            let label = labels.map_or(0, |l| l[row]);
+            batch.upsert(row as u64, base.row(row), &label)?;
+        }
+        collection.commit(batch, Durability::None)?;
+        bar.inc(chunk.len() as u64);
+    }
+    collection.commit(collection.batch(), Durability::Immediate)?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// Deletes `rows` in batches of 1,000 (not durable), then one durable commit.
+fn delete_rows<V: VectorType>(collection: &Collection<V, u8>, rows: &[u32]) -> quiver::Result<()> {
+    let bar = progress(rows.len(), "delete");
+    for chunk in rows.chunks(1000) {
+        let mut batch = collection.batch();
+        for row in chunk {
+            batch.delete(u64::from(*row));
+        }
+        collection.commit(batch, Durability::None)?;
+        bar.inc(chunk.len() as u64);
+    }
+    collection.commit(collection.batch(), Durability::Immediate)?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// The exact scan ("flat"): every setting the arguments ask for, one line each.
+pub fn flat<V: VectorType>(
+    args: &Args,
+    data: &Dataset,
+    metric: Metric,
+) -> Result<Vec<Line>, BoxError> {
+    if data.base.dim() != V::DIM {
+        return Err(format!(
+            "{} has {} components, expected {}",
+            data.name,
+            data.base.dim(),
+            V::DIM
+        )
+        .into());
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("ann.qvr");
+    let store = Store::open(&path)?;
+    let collection = store.create_collection::<V, u8>("base", CollectionConfig::new(metric))?;
+    let labels = data.labels.as_ref().map(|l| l.codes.as_slice());
+    let started = Instant::now();
+    ingest(&collection, &data.base, labels)?;
+    store.database().checkpoint()?;
+    let build_s = started.elapsed().as_secs_f64();
+    let sizes = |path: &Path| {
+        (
+            std::fs::metadata(path).map_or(0, |m| m.len()),
+            // The log beside the store is a fixed-size ring (64 MiB by default), reported apart.
+            std::fs::metadata(quiver::log_path(path)).map_or(0, |m| m.len()),
+        )
+    };
+    let params = |extra: serde_json::Value| {
+        let mut p = json!({"element": V::ELEMENT.name(), "metric": metric.name()});
+        if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
+            p.extend(extra.clone());
+        }
+        p
+    };
+    let line =
+        |params: serde_json::Value, recall: (f64, f64), speed, disk: (u64, u64), queries| Line {
+            dataset: data.name.clone(),
+            index: "quiver-flat".to_owned(),
+            params,
+            k: args.k,
+            recall: recall.0,
+            recall_ids: recall.1,
+            speed,
+            build_s,
+            disk_bytes: disk.0,
+            log_bytes: disk.1,
+            rss_bytes: peak_rss(),
+            n: data.base.rows(),
+            queries,
+        };
+    let mut lines = Vec::new();
+
+    let queries: Vec<&[f32]> = data.queries.iter().collect();
+    let (speed, results) =
+        measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?;
+    let recall = measure::recall(
+        data.distance,
+        &data.base,
+        &data.queries,
+        &results,
+        &data.truth,
+        args.k,
+    );
+    lines.push(line(
+        params(json!({})),
+        recall,
+        speed,
+        sizes(&path),
+        queries.len(),
+    ));
+
+    if let Some(list) = &args.filter {
+        let filter_queries = data.queries.clone().truncated(args.filter_queries);
+        let query_refs: Vec<&[f32]> = filter_queries.iter().collect();
+        let subset = Dataset {
+            name: data.name.clone(),
+            base: data.base.clone(),
+            queries: filter_queries.clone(),
+            truth: truth::Truth {
+                ids: data.truth.ids.clone().truncated(filter_queries.rows()),
+                distances: data
+                    .truth
+                    .distances
+                    .clone()
+                    .truncated(filter_queries.rows()),
+            },
+            distance: data.distance,
+            labels: None,
+            f16_values: data.f16_values,
+        };
+        for spec in FilterSpec::parse_list(list, data)? {
+            let allowed = spec.allowed(data, args.seed);
+            let ids: Vec<u64> = allowed.iter().map(|r| u64::from(*r)).collect();
+            let truth = truth::filtered(&subset, &allowed, args.k);
+            let filter = spec.quiver_filter(&ids);
+            eprintln!(
+                "filter {}: {} of {} rows",
+                spec.name(),
+                allowed.len(),
+                data.base.rows()
+            );
+            let (speed, results) =
+                measure::search(&collection, &query_refs, args.k, &filter, args.passes)?;
+            let recall = measure::recall(
+                data.distance,
+                &data.base,
+                &filter_queries,
+                &results,
+                &truth,
+                args.k,
+            );
+            let p = params(json!({"filter": spec.name(), "allowed": allowed.len()}));
+            lines.push(line(p, recall, speed, sizes(&path), query_refs.len()));
+        }
+    }
+
+    if let Some(fraction) = args.churn {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(format!("--churn {fraction} is not in (0, 1]").into());
+        }
+        let before = sizes(&path);
+        let n = data.base.rows();
+        let count = ((n as f64) * fraction).round() as usize;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xc4u64);
+        let mut rows: Vec<u32> = sample(&mut rng, n, count.min(n))
+            .into_iter()
+            .map(|r| r as u32)
+            .collect();
+        rows.sort_unstable();
+        let started = Instant::now();
+        delete_rows(&collection, &rows)?;
+        store.database().checkpoint()?;
+        let after_delete = sizes(&path);
+        ingest_rows(&collection, &data.base, labels, &rows)?;
+        store.database().checkpoint()?;
+        let churn_s = started.elapsed().as_secs_f64();
+        let (speed, results) =
+            measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?;
+        let recall = measure::recall(
+            data.distance,
+            &data.base,
+            &data.queries,
+            &results,
+            &data.truth,
+            args.k,
+        );
+        let p = params(json!({
+            "churn": fraction, "churned": rows.len(), "churn_s": (churn_s * 1000.0).round() / 1000.0,
+            "disk_bytes_before": before.0, "disk_bytes_after_delete": after_delete.0,
+        }));
+        lines.push(line(p, recall, speed, sizes(&path), queries.len()));
+    }
+    drop(collection);
+    store.close()?;
+    Ok(lines)
+}
