@@ -2,7 +2,7 @@
 # The whole ANN comparison: quiver's harness and the peers (FAISS, hnswlib, usearch) on both
 # datasets, then the report (markdown table and recall-vs-QPS plots).
 #
-#   benches/peers/run.sh            full datasets; writes docs/bench/ (about 30 minutes here)
+#   benches/peers/run.sh            full datasets; writes docs/bench/ (about an hour here)
 #   benches/peers/run.sh --quick    wordnet-minilm-small and 5,000 fashion-mnist vectors, one
 #                                   small HNSW build per peer; writes target/ann-quick/ (CI)
 #
