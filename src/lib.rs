@@ -61,6 +61,7 @@
 mod cf;
 pub mod datasets;
 mod error;
+pub mod index;
 pub mod io;
 #[cfg(feature = "testing")]
 pub mod testing;

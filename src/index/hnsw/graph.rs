@@ -1,0 +1,151 @@
+//! The graph's memory layout: level 0 in one contiguous array with a fixed stride per node, the
+//! upper levels in small per-node vectors.
+
+use super::params::HnswParams;
+
+/// An HNSW graph over nodes `0..len()`.
+///
+/// ```
+/// use quiver::index::hnsw::{Graph, HnswParams};
+/// let mut graph = Graph::new(HnswParams::default());
+/// graph.add_node(0);
+/// graph.add_node(0);
+/// graph.set_neighbours(0, 0, &[1]);
+/// assert_eq!(graph.neighbours(0, 0), &[1]);
+/// assert_eq!(graph.len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Graph {
+    params: HnswParams,
+    /// Level-0 lists: per node, a count then `max_degree0` slots.
+    layer0: Vec<u32>,
+    /// Per node, its level.
+    levels: Vec<u8>,
+    /// Per node above level 0: its lists for levels `1..=level`, each a count then `max_degree`
+    /// slots, back to back. Empty for level-0 nodes.
+    upper: Vec<Vec<u32>>,
+    /// The node searches start from (one of the highest) and its level.
+    entry: Option<(u32, u8)>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new(params: HnswParams) -> Graph {
+        Graph {
+            params,
+            layer0: Vec::new(),
+            levels: Vec::new(),
+            upper: Vec::new(),
+            entry: None,
+        }
+    }
+
+    /// Build parameters.
+    pub fn params(&self) -> &HnswParams {
+        &self.params
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// The entry point and its level, if any node has been linked in.
+    pub fn entry(&self) -> Option<(u32, u8)> {
+        self.entry
+    }
+
+    /// Makes `node` the entry point (at `level`).
+    pub fn set_entry(&mut self, node: u32, level: u8) {
+        self.entry = Some((node, level));
+    }
+
+    /// The level of `node` (0 for nodes past the end).
+    pub fn level(&self, node: u32) -> u8 {
+        self.levels.get(node as usize).copied().unwrap_or(0)
+    }
+
+    fn stride0(&self) -> usize {
+        self.params.max_degree0() + 1
+    }
+
+    fn stride(&self) -> usize {
+        self.params.max_degree() + 1
+    }
+
+    /// Appends a node with no neighbours at `level`; returns its number.
+    pub fn add_node(&mut self, level: u8) -> u32 {
+        let node = self.levels.len() as u32;
+        self.layer0.resize(self.layer0.len() + self.stride0(), 0);
+        self.levels.push(level);
+        self.upper.push(vec![0; usize::from(level) * self.stride()]);
+        node
+    }
+
+    /// Capacity of a list on `level`.
+    pub fn max_degree(&self, level: u8) -> usize {
+        if level == 0 {
+            self.params.max_degree0()
+        } else {
+            self.params.max_degree()
+        }
+    }
+
+    /// The list of `node` on `level` (count and slots), if the node reaches that level.
+    fn list(&self, node: u32, level: u8) -> Option<&[u32]> {
+        let node = node as usize;
+        if level == 0 {
+            let start = node.checked_mul(self.stride0())?;
+            self.layer0.get(start..start + self.stride0())
+        } else {
+            let start = usize::from(level - 1) * self.stride();
+            self.upper.get(node)?.get(start..start + self.stride())
+        }
+    }
+
+    fn list_mut(&mut self, node: u32, level: u8) -> Option<&mut [u32]> {
+        let node = node as usize;
+        if level == 0 {
+            let stride = self.stride0();
+            let start = node.checked_mul(stride)?;
+            self.layer0.get_mut(start..start + stride)
+        } else {
+            let stride = self.stride();
+            let start = usize::from(level - 1) * stride;
+            self.upper.get_mut(node)?.get_mut(start..start + stride)
+        }
+    }
+
+    /// The neighbours of `node` on `level` (empty if it does not reach that level).
+    pub fn neighbours(&self, node: u32, level: u8) -> &[u32] {
+        match self.list(node, level) {
+            Some(list) => {
+                let count = (list[0] as usize).min(list.len() - 1);
+                &list[1..=count]
+            }
+            None => &[],
+        }
+    }
+
+    /// Replaces the neighbours of `node` on `level` (at most the level's capacity are kept).
+    pub fn set_neighbours(&mut self, node: u32, level: u8, neighbours: &[u32]) {
+        if let Some(list) = self.list_mut(node, level) {
+            let count = neighbours.len().min(list.len() - 1);
+            list[0] = count as u32;
+            list[1..=count].copy_from_slice(&neighbours[..count]);
+        }
+    }
+
+    /// Heap bytes held by the graph.
+    pub fn memory_bytes(&self) -> usize {
+        self.layer0.capacity() * 4
+            + self.levels.capacity()
+            + self.upper.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.upper.iter().map(|u| u.capacity() * 4).sum::<usize>()
+    }
+}
