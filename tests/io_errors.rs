@@ -129,7 +129,16 @@ fn fail_every_operation_in_turn(wal: bool) {
             ..Faults::default()
         });
         let (acked, err) = workload(&disk, wal);
-        let err = err.unwrap_or_else(|| panic!("failing operation {fail_at} went unreported"));
+        let Some(err) = err else {
+            // With the log, the background checkpointer's timing changes how many operations a
+            // run does; a run may end before the operation that would fail. A fault that fired
+            // must be reported.
+            assert!(
+                wal && disk.ops_attempted() <= fail_at,
+                "failing operation {fail_at} went unreported"
+            );
+            continue;
+        };
         errors_seen += 1;
         // The error is typed and explains itself.
         assert!(!err.to_string().is_empty());
@@ -140,7 +149,15 @@ fn fail_every_operation_in_turn(wal: bool) {
             panic!("after failing operation {fail_at} ({err}): {msg}");
         }
     }
-    assert_eq!(errors_seen, total);
+    if wal {
+        // Nearly every operation of the clean run is also reached by the faulty runs.
+        assert!(
+            errors_seen * 10 >= total * 9,
+            "{errors_seen} of {total} faults fired"
+        );
+    } else {
+        assert_eq!(errors_seen, total);
+    }
 }
 
 #[test]

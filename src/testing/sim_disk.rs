@@ -209,6 +209,20 @@ impl SimDisk {
         self.state.lock().ops.len()
     }
 
+    /// Number of operations attempted so far, failed ones included (the ordinals
+    /// [`Faults::fail_from_op`] counts).
+    ///
+    /// ```
+    /// use quiver::io::FileIo;
+    /// let disk = quiver::testing::SimDisk::new();
+    /// disk.set_faults(quiver::testing::Faults { fail_from_op: Some(0), ..Default::default() });
+    /// assert!(disk.file().write_at(0, b"x").is_err());
+    /// assert_eq!((disk.ops_attempted(), disk.op_count()), (1, 0));
+    /// ```
+    pub fn ops_attempted(&self) -> u64 {
+        self.state.lock().ops_seen
+    }
+
     /// File 0 as reads currently see it.
     pub fn contents(&self) -> Vec<u8> {
         self.contents_of(0)
