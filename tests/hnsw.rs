@@ -1,5 +1,6 @@
 //! The HNSW graph (`quiver::index::hnsw`): recall floors against brute force with the default
-//! parameters (quality regression tests, not timings), incremental and bulk builds equivalent,
+//! parameters (quality regression tests, not timings), incremental and bulk builds equivalent
+//! (within 0.03),
 //! bulk builds identical whatever the thread count, and the graph's structural invariants.
 
 use quiver::datasets::npy;
@@ -129,7 +130,7 @@ fn check_invariants(graph: &Graph) {
 fn bulk_build_reaches_the_recall_floor_and_matches_an_incremental_build() {
     let (n, dim) = (4000, 24);
     let space = DenseSpace::new(clustered(n, dim, 1), dim, Metric::L2);
-    let queries: Vec<Vec<f32>> = clustered(100, dim, 2)
+    let queries: Vec<Vec<f32>> = clustered(400, dim, 2)
         .chunks(dim)
         .map(<[f32]>::to_vec)
         .collect();
@@ -142,14 +143,14 @@ fn bulk_build_reaches_the_recall_floor_and_matches_an_incremental_build() {
         recall(&bulk, &space, Metric::L2, &queries, 10, 64),
         recall(&incremental, &space, Metric::L2, &queries, 10, 64),
     );
-    // Measured 0.939 (bulk) and 0.940 (incremental) at ef 64; 1.0 at ef 256.
-    assert!(bulk_recall >= 0.92, "bulk recall {bulk_recall}");
+    // Measured 0.956 (bulk) and 0.972 (incremental) at ef 64 over 400 queries.
+    assert!(bulk_recall >= 0.93, "bulk recall {bulk_recall}");
     assert!(
-        incremental_recall >= 0.92,
+        incremental_recall >= 0.93,
         "incremental recall {incremental_recall}"
     );
     assert!(
-        (bulk_recall - incremental_recall).abs() <= 0.02,
+        (bulk_recall - incremental_recall).abs() <= 0.03,
         "bulk {bulk_recall} vs incremental {incremental_recall}"
     );
     // A larger ef never loses recall on average by much, and reaches nearly all.

@@ -2,7 +2,7 @@
 //! round, then linked; deterministic whatever the thread count.
 
 use super::graph::Graph;
-use super::insert::{Plan, merged_list, plan, raise_entry};
+use super::insert::{Plan, link, merged_list, plan, raise_entry};
 use super::params::HnswParams;
 use super::space::Space;
 use super::visited::Visited;
@@ -31,17 +31,28 @@ pub fn build(params: HnswParams, space: &impl Space, n: usize) -> Graph {
 }
 
 /// Adds and links nodes `graph.len()..n` of `space`.
+///
+/// The nodes are linked in a pseudo-random order drawn from the graph's seed, not in node order:
+/// callers often add related vectors next to each other (one document's chunks, one lemma's
+/// senses), and nodes linked in the same round cannot see each other.
 pub fn extend(graph: &mut Graph, space: &impl Space, n: usize) {
-    let mut visited = Visited::new(n);
-    while graph.len() < n.min(SEQUENTIAL_PREFIX) {
-        super::insert(graph, space, &mut visited);
+    let start = graph.len();
+    if n <= start {
+        return;
     }
-    while graph.len() < n {
-        let start = graph.len();
-        let round = (start / ROUND_DIVISOR).clamp(1, n - start);
-        let nodes: Vec<u32> = (start..start + round)
-            .map(|node| graph.add_node(graph.params().level_of(node as u32)))
-            .collect();
+    for node in start..n {
+        graph.add_node(graph.params().level_of(node as u32));
+    }
+    let order = shuffled(start as u32..n as u32, graph.params().seed);
+    let mut visited = Visited::new(n);
+    let mut next = 0;
+    while next < order.len() && start + next < SEQUENTIAL_PREFIX {
+        link(graph, space, order[next], &mut visited);
+        next += 1;
+    }
+    while next < order.len() {
+        let round = ((start + next) / ROUND_DIVISOR).clamp(1, order.len() - next);
+        let nodes = &order[next..next + round];
         let plans: Vec<Plan> = {
             let graph = &*graph;
             nodes
@@ -53,7 +64,24 @@ pub fn extend(graph: &mut Graph, space: &impl Space, n: usize) {
                 .collect()
         };
         link_round(graph, space, &plans);
+        next += round;
     }
+}
+
+/// `nodes` in a pseudo-random order (a Fisher-Yates shuffle driven by SplitMix64 from `seed`).
+fn shuffled(nodes: std::ops::Range<u32>, seed: u64) -> Vec<u32> {
+    let mut order: Vec<u32> = nodes.collect();
+    let mut state = seed ^ 0x6a09_e667_f3bc_c909;
+    for i in (1..order.len()).rev() {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let j = (z % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
 }
 
 /// Sets the round's own lists, then adds the reverse links grouped by target (each target's new

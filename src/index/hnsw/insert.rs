@@ -21,9 +21,14 @@ pub(crate) fn select(space: &impl Space, candidates: &[Neighbour], max: usize) -
         if kept.len() >= max {
             break;
         }
+        if kept.is_empty() {
+            kept.push(candidate.node);
+            continue;
+        }
+        let prepared = space.prepare(candidate.node);
         if kept
             .iter()
-            .all(|k| space.distance(candidate.node, *k) > candidate.distance)
+            .all(|k| space.distance_to_node(&prepared, *k) > candidate.distance)
         {
             kept.push(candidate.node);
         }
@@ -40,7 +45,8 @@ pub(crate) fn plan(graph: &Graph, space: &impl Space, node: u32, visited: &mut V
             levels: Vec::new(),
         };
     };
-    let distance = |other: u32| space.distance(node, other);
+    let prepared = space.prepare(node);
+    let distance = |other: u32| space.distance_to_node(&prepared, other);
     let mut current = Neighbour {
         distance: distance(entry),
         node: entry,
@@ -82,10 +88,11 @@ pub(crate) fn merged_list(
     if list.len() <= max {
         return list;
     }
+    let prepared = space.prepare(target);
     let mut candidates: Vec<Neighbour> = list
         .iter()
         .map(|n| Neighbour {
-            distance: space.distance(target, *n),
+            distance: space.distance_to_node(&prepared, *n),
             node: *n,
         })
         .collect();
@@ -130,7 +137,12 @@ pub(crate) fn raise_entry(graph: &mut Graph, node: u32) {
 /// ```
 pub fn insert(graph: &mut Graph, space: &impl Space, visited: &mut Visited) -> u32 {
     let node = graph.add_node(graph.params().level_of(graph.len() as u32));
+    link(graph, space, node, visited);
+    node
+}
+
+/// Links `node` (added to the graph, not yet linked) into it.
+pub(crate) fn link(graph: &mut Graph, space: &impl Space, node: u32, visited: &mut Visited) {
     let plan = plan(graph, space, node, visited);
     apply(graph, space, &plan);
-    node
 }

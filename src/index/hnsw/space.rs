@@ -3,8 +3,16 @@
 use crate::vector::Metric;
 
 /// Distances between the graph's nodes (smaller is nearer). Implemented over whatever holds the
-/// vectors: the collection mirror, a quantized copy, or a plain array ([`DenseSpace`]).
+/// vectors: the collection's node vectors, a quantized copy, or a plain array ([`DenseSpace`]).
+///
+/// A node's vector is first *prepared* (for stored f16 values: widened to f32 once), then
+/// compared with many nodes: a build compares each new node with thousands of others.
 pub trait Space: Sync {
+    /// A node's vector ready for comparisons.
+    type Prepared<'a>
+    where
+        Self: 'a;
+
     /// Number of nodes.
     fn len(&self) -> usize;
 
@@ -13,8 +21,16 @@ pub trait Space: Sync {
         self.len() == 0
     }
 
+    /// Node `node`'s vector, prepared.
+    fn prepare(&self, node: u32) -> Self::Prepared<'_>;
+
+    /// Distance between a prepared vector and node `node`.
+    fn distance_to_node(&self, prepared: &Self::Prepared<'_>, node: u32) -> f32;
+
     /// Distance between nodes `a` and `b`.
-    fn distance(&self, a: u32, b: u32) -> f32;
+    fn distance(&self, a: u32, b: u32) -> f32 {
+        self.distance_to_node(&self.prepare(a), b)
+    }
 }
 
 /// Row-major f32 vectors with a metric: the reference space for tests and benchmarks.
@@ -70,11 +86,17 @@ fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
 }
 
 impl Space for DenseSpace {
+    type Prepared<'a> = &'a [f32];
+
     fn len(&self) -> usize {
         self.data.len() / self.dim.max(1)
     }
 
-    fn distance(&self, a: u32, b: u32) -> f32 {
-        distance(self.metric, self.row(a), self.row(b))
+    fn prepare(&self, node: u32) -> &[f32] {
+        self.row(node)
+    }
+
+    fn distance_to_node(&self, prepared: &&[f32], node: u32) -> f32 {
+        distance(self.metric, prepared, self.row(node))
     }
 }
