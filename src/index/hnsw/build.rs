@@ -2,8 +2,9 @@
 //! round, then linked; deterministic whatever the thread count.
 
 use super::graph::Graph;
-use super::insert::{Plan, link, merged_list, plan, raise_entry};
+use super::insert::{Found, Plan, choose, link, merged_list, raise_entry, search_candidates};
 use super::params::HnswParams;
+use super::search::Neighbour;
 use super::space::Space;
 use super::visited::Visited;
 use rayon::prelude::*;
@@ -11,9 +12,12 @@ use std::collections::BTreeMap;
 
 /// Nodes inserted one by one before rounds start (a small graph has no room for parallelism).
 const SEQUENTIAL_PREFIX: usize = 1024;
-/// A round holds at most this fraction of the graph (1 / ROUND_DIVISOR), so that a node seldom
-/// misses a near neighbour that happens to be in its own round.
+/// A round holds at most this fraction of the graph (1 / ROUND_DIVISOR) ...
 const ROUND_DIVISOR: usize = 32;
+/// ... and at most this many nodes: the nodes of a round are also compared with each other
+/// (a round's square), so that nodes added together (one commit's batch of related documents)
+/// can link to each other.
+const MAX_ROUND: usize = 256;
 
 /// Builds a graph over nodes `0..n` of `space` using all of rayon's threads.
 ///
@@ -51,21 +55,52 @@ pub fn extend(graph: &mut Graph, space: &impl Space, n: usize) {
         next += 1;
     }
     while next < order.len() {
-        let round = ((start + next) / ROUND_DIVISOR).clamp(1, order.len() - next);
+        let round = ((start + next) / ROUND_DIVISOR).clamp(1, MAX_ROUND.min(order.len() - next));
         let nodes = &order[next..next + round];
         let plans: Vec<Plan> = {
             let graph = &*graph;
-            nodes
+            let mut found: Vec<Found> = nodes
                 .par_iter()
                 .map_init(
                     || Visited::new(n),
-                    |visited, node| plan(graph, space, *node, visited),
+                    |visited, node| search_candidates(graph, space, *node, visited),
                 )
-                .collect()
+                .collect();
+            add_round_mates(graph, space, &mut found);
+            found.par_iter().map(|f| choose(graph, space, f)).collect()
         };
         link_round(graph, space, &plans);
         next += round;
     }
+}
+
+/// Adds to each node's candidates the other nodes of its round (on the levels both reach), so
+/// that nodes linked in the same round can choose each other.
+fn add_round_mates(graph: &Graph, space: &impl Space, found: &mut [Found]) {
+    let nodes: Vec<u32> = found.iter().map(|f| f.node).collect();
+    let mates: Vec<Vec<Neighbour>> = nodes
+        .par_iter()
+        .map(|node| {
+            let prepared = space.prepare(*node);
+            nodes
+                .iter()
+                .filter(|other| *other != node)
+                .map(|other| Neighbour {
+                    distance: space.distance_to_node(&prepared, *other),
+                    node: *other,
+                })
+                .collect()
+        })
+        .collect();
+    found.par_iter_mut().zip(mates).for_each(|(found, mates)| {
+        for (level, candidates) in &mut found.levels {
+            let before = candidates.len();
+            candidates.extend(mates.iter().filter(|m| graph.level(m.node) >= *level));
+            if candidates.len() > before {
+                candidates.sort_unstable();
+            }
+        }
+    });
 }
 
 /// `nodes` in a pseudo-random order (a Fisher-Yates shuffle driven by SplitMix64 from `seed`).

@@ -1,7 +1,13 @@
-//! The graph's memory layout: level 0 in one contiguous array with a fixed stride per node, the
-//! upper levels in small per-node vectors.
+//! The graph's memory layout: level 0 in contiguous arrays with a fixed stride per node (chunks
+//! of 256 nodes, copy-on-write, so cloning a graph is cheap and a writer's copy shares every
+//! chunk it has not changed), the upper levels in small per-node vectors.
 
 use super::params::HnswParams;
+use crate::index::chunked::Chunked;
+use std::collections::BTreeSet;
+
+/// Nodes per copy-on-write chunk.
+const NODES_PER_CHUNK: usize = 256;
 
 /// An HNSW graph over nodes `0..len()`.
 ///
@@ -18,14 +24,16 @@ use super::params::HnswParams;
 pub struct Graph {
     params: HnswParams,
     /// Level-0 lists: per node, a count then `max_degree0` slots.
-    layer0: Vec<u32>,
+    layer0: Chunked<u32>,
     /// Per node, its level.
-    levels: Vec<u8>,
+    levels: Chunked<u8>,
     /// Per node above level 0: its lists for levels `1..=level`, each a count then `max_degree`
     /// slots, back to back. Empty for level-0 nodes.
-    upper: Vec<Vec<u32>>,
+    upper: Chunked<Vec<u32>>,
     /// The node searches start from (one of the highest) and its level.
     entry: Option<(u32, u8)>,
+    /// Nodes whose lists changed since [`Graph::track_changes`], when tracking.
+    changed: Option<BTreeSet<u32>>,
 }
 
 impl Graph {
@@ -33,10 +41,40 @@ impl Graph {
     pub fn new(params: HnswParams) -> Graph {
         Graph {
             params,
-            layer0: Vec::new(),
-            levels: Vec::new(),
-            upper: Vec::new(),
+            layer0: Chunked::new((params.max_degree0() + 1) * NODES_PER_CHUNK),
+            levels: Chunked::new(NODES_PER_CHUNK),
+            upper: Chunked::new(NODES_PER_CHUNK),
             entry: None,
+            changed: None,
+        }
+    }
+
+    /// Starts recording which nodes' lists change (new nodes included), for writing them out.
+    ///
+    /// ```
+    /// use quiver::index::hnsw::{Graph, HnswParams};
+    /// let mut graph = Graph::new(HnswParams::default());
+    /// graph.add_node(0);
+    /// graph.track_changes();
+    /// graph.add_node(0);
+    /// graph.set_neighbours(0, 0, &[1]);
+    /// assert_eq!(graph.take_changes(), vec![0, 1]);
+    /// ```
+    pub fn track_changes(&mut self) {
+        self.changed = Some(BTreeSet::new());
+    }
+
+    /// The nodes changed since [`track_changes`](Self::track_changes), in order; stops tracking.
+    pub fn take_changes(&mut self) -> Vec<u32> {
+        self.changed
+            .take()
+            .map(|set| set.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    fn mark(&mut self, node: u32) {
+        if let Some(changed) = &mut self.changed {
+            changed.insert(node);
         }
     }
 
@@ -52,7 +90,7 @@ impl Graph {
 
     /// Whether the graph has no nodes.
     pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
+        self.levels.len() == 0
     }
 
     /// The entry point and its level, if any node has been linked in.
@@ -70,6 +108,11 @@ impl Graph {
         self.levels.get(node as usize).copied().unwrap_or(0)
     }
 
+    /// The highest level of any node (0 for an empty graph).
+    pub fn top_level(&self) -> u8 {
+        self.entry.map_or(0, |(_, level)| level)
+    }
+
     fn stride0(&self) -> usize {
         self.params.max_degree0() + 1
     }
@@ -81,9 +124,11 @@ impl Graph {
     /// Appends a node with no neighbours at `level`; returns its number.
     pub fn add_node(&mut self, level: u8) -> u32 {
         let node = self.levels.len() as u32;
-        self.layer0.resize(self.layer0.len() + self.stride0(), 0);
-        self.levels.push(level);
-        self.upper.push(vec![0; usize::from(level) * self.stride()]);
+        self.layer0.extend_with(self.stride0(), 0);
+        self.levels.extend_with(1, level);
+        self.upper
+            .extend_with(1, vec![0; usize::from(level) * self.stride()]);
+        self.mark(node);
         node
     }
 
@@ -100,8 +145,8 @@ impl Graph {
     fn list(&self, node: u32, level: u8) -> Option<&[u32]> {
         let node = node as usize;
         if level == 0 {
-            let start = node.checked_mul(self.stride0())?;
-            self.layer0.get(start..start + self.stride0())
+            self.layer0
+                .slice(node.checked_mul(self.stride0())?, self.stride0())
         } else {
             let start = usize::from(level - 1) * self.stride();
             self.upper.get(node)?.get(start..start + self.stride())
@@ -112,12 +157,14 @@ impl Graph {
         let node = node as usize;
         if level == 0 {
             let stride = self.stride0();
-            let start = node.checked_mul(stride)?;
-            self.layer0.get_mut(start..start + stride)
+            self.layer0.slice_mut(node.checked_mul(stride)?, stride)
         } else {
             let stride = self.stride();
             let start = usize::from(level - 1) * stride;
-            self.upper.get_mut(node)?.get_mut(start..start + stride)
+            self.upper
+                .slice_mut(node, 1)?
+                .first_mut()?
+                .get_mut(start..start + stride)
         }
     }
 
@@ -138,14 +185,19 @@ impl Graph {
             let count = neighbours.len().min(list.len() - 1);
             list[0] = count as u32;
             list[1..=count].copy_from_slice(&neighbours[..count]);
+            self.mark(node);
         }
     }
 
     /// Heap bytes held by the graph.
     pub fn memory_bytes(&self) -> usize {
-        self.layer0.capacity() * 4
-            + self.levels.capacity()
-            + self.upper.capacity() * std::mem::size_of::<Vec<u32>>()
-            + self.upper.iter().map(|u| u.capacity() * 4).sum::<usize>()
+        let upper_lists: usize = (0..self.len())
+            .filter_map(|node| self.upper.get(node))
+            .map(|lists| lists.capacity() * 4)
+            .sum();
+        self.layer0.memory_bytes()
+            + self.levels.memory_bytes()
+            + self.upper.memory_bytes()
+            + upper_lists
     }
 }

@@ -3,8 +3,8 @@
 //! added to its neighbours' lists, re-pruned when full).
 
 use super::graph::Graph;
-use super::search::{Neighbour, greedy, search_level};
-use super::space::Space;
+use super::search::{Neighbour, Scorer, greedy, search_level};
+use super::space::{Space, SpaceScorer};
 use super::visited::Visited;
 
 /// A node's chosen neighbours per level, from its top level down to 0.
@@ -36,37 +36,77 @@ pub(crate) fn select(space: &impl Space, candidates: &[Neighbour], max: usize) -
     kept
 }
 
-/// Plans the links of `node` (already added to `graph` with its level, not yet linked).
-pub(crate) fn plan(graph: &Graph, space: &impl Space, node: u32, visited: &mut Visited) -> Plan {
+/// The candidates a node found for its links, per level from its top level down to 0, nearest
+/// first (before the selection heuristic).
+pub(crate) struct Found {
+    pub node: u32,
+    pub levels: Vec<(u8, Vec<Neighbour>)>,
+}
+
+/// Searches the graph for the candidates of `node` (already added to `graph` with its level,
+/// not yet linked): greedy descent to the node's level, then a search with `ef_construction` on
+/// each level from there down.
+pub(crate) fn search_candidates(
+    graph: &Graph,
+    space: &impl Space,
+    node: u32,
+    visited: &mut Visited,
+) -> Found {
     let level = graph.level(node);
     let Some((entry, top)) = graph.entry() else {
-        return Plan {
+        return Found {
             node,
             levels: Vec::new(),
         };
     };
     let prepared = space.prepare(node);
-    let distance = |other: u32| space.distance_to_node(&prepared, other);
+    let scorer = SpaceScorer {
+        space,
+        prepared: &prepared,
+    };
     let mut current = Neighbour {
-        distance: distance(entry),
+        distance: scorer.distance(entry),
         node: entry,
     };
     for l in (level.saturating_add(1)..=top).rev() {
-        current = greedy(graph, current, l, &distance);
+        current = greedy(graph, current, l, &scorer);
     }
     let ef = graph.params().ef_construction;
     let mut entries = vec![current];
     let mut levels = Vec::with_capacity(usize::from(level) + 1);
     for l in (0..=level.min(top)).rev() {
-        let found = search_level(graph, &entries, ef, l, &distance, visited);
+        let found = search_level(graph, &entries, ef, l, &scorer, visited);
         // A node never links to itself (it is unreachable while planning, but be explicit).
         let found: Vec<Neighbour> = found.into_iter().filter(|n| n.node != node).collect();
-        levels.push((l, select(space, &found, graph.max_degree(l))));
         if !found.is_empty() {
-            entries = found;
+            entries = found.clone();
         }
+        levels.push((l, found));
     }
-    Plan { node, levels }
+    Found { node, levels }
+}
+
+/// Chooses the neighbours among the candidates with the heuristic, per level.
+pub(crate) fn choose(graph: &Graph, space: &impl Space, found: &Found) -> Plan {
+    Plan {
+        node: found.node,
+        levels: found
+            .levels
+            .iter()
+            .map(|(level, candidates)| {
+                (*level, select(space, candidates, graph.max_degree(*level)))
+            })
+            .collect(),
+    }
+}
+
+/// Plans the links of `node` (already added to `graph` with its level, not yet linked).
+pub(crate) fn plan(graph: &Graph, space: &impl Space, node: u32, visited: &mut Visited) -> Plan {
+    choose(
+        graph,
+        space,
+        &search_candidates(graph, space, node, visited),
+    )
 }
 
 /// The new list of `target` on `level` after adding `added` to it: the union, re-pruned with the

@@ -31,17 +31,41 @@ impl PartialOrd for Neighbour {
     }
 }
 
+/// What a search measures: the distance from its query to any node (smaller is nearer).
+/// Closures `Fn(u32) -> f32` are scorers; a scorer over stored vectors also implements
+/// [`prefetch`](Scorer::prefetch), so that a search can ask for the vectors of a node's
+/// neighbours before it computes their distances one by one.
+pub trait Scorer {
+    /// Distance from the query to `node`.
+    fn distance(&self, node: u32) -> f32;
+
+    /// Hints that `node`'s vector is about to be read (default: nothing).
+    #[inline]
+    fn prefetch(&self, _node: u32) {}
+}
+
+impl<F: Fn(u32) -> f32> Scorer for F {
+    #[inline]
+    fn distance(&self, node: u32) -> f32 {
+        self(node)
+    }
+}
+
 /// Greedy descent on `level`: moves to a nearer neighbour while there is one.
 pub(crate) fn greedy(
     graph: &Graph,
     mut current: Neighbour,
     level: u8,
-    distance: &impl Fn(u32) -> f32,
+    scorer: &impl Scorer,
 ) -> Neighbour {
     loop {
         let mut moved = false;
-        for &next in graph.neighbours(current.node, level) {
-            let d = distance(next);
+        let neighbours = graph.neighbours(current.node, level);
+        for &next in neighbours {
+            scorer.prefetch(next);
+        }
+        for &next in neighbours {
+            let d = scorer.distance(next);
             if d < current.distance {
                 current = Neighbour {
                     distance: d,
@@ -56,14 +80,19 @@ pub(crate) fn greedy(
     }
 }
 
-/// Best-first search on `level` from `entries`, keeping the `ef` nearest seen; returns them
-/// nearest first.
-pub(crate) fn search_level(
+/// The most neighbours a list holds (2 * 128, the largest `m` a collection accepts, on level 0;
+/// graphs built with a larger `m` through this module's API are handled in slices of this).
+const BATCH: usize = 256;
+
+/// Best-first search on `level` from `entries`, keeping the `ef` nearest seen that `accept`
+/// allows (all others are walked through but not kept); returns them nearest first.
+fn best_first(
     graph: &Graph,
     entries: &[Neighbour],
     ef: usize,
     level: u8,
-    distance: &impl Fn(u32) -> f32,
+    scorer: &impl Scorer,
+    accept: &impl Fn(u32) -> bool,
     visited: &mut Visited,
 ) -> Vec<Neighbour> {
     let ef = ef.max(1);
@@ -73,32 +102,46 @@ pub(crate) fn search_level(
     for entry in entries {
         if visited.insert(entry.node) {
             candidates.push(Reverse(*entry));
-            nearest.push(*entry);
+            if accept(entry.node) {
+                nearest.push(*entry);
+            }
         }
     }
     while nearest.len() > ef {
         nearest.pop();
     }
+    let mut fresh = [0u32; BATCH];
     while let Some(Reverse(candidate)) = candidates.pop() {
         let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
         if candidate.distance > worst && nearest.len() >= ef {
             break;
         }
-        for &next in graph.neighbours(candidate.node, level) {
-            if !visited.insert(next) {
-                continue;
+        for neighbours in graph.neighbours(candidate.node, level).chunks(BATCH) {
+            // The unvisited neighbours first, their vectors requested all at once, then the
+            // distances: the memory reads overlap instead of queueing one after another.
+            let mut count = 0;
+            for &next in neighbours {
+                if visited.insert(next) {
+                    fresh[count] = next;
+                    count += 1;
+                    scorer.prefetch(next);
+                }
             }
-            let d = distance(next);
-            let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
-            if nearest.len() < ef || d < worst {
-                let found = Neighbour {
-                    distance: d,
-                    node: next,
-                };
-                candidates.push(Reverse(found));
-                nearest.push(found);
-                if nearest.len() > ef {
-                    nearest.pop();
+            for &next in &fresh[..count] {
+                let d = scorer.distance(next);
+                let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
+                if nearest.len() < ef || d < worst {
+                    let found = Neighbour {
+                        distance: d,
+                        node: next,
+                    };
+                    candidates.push(Reverse(found));
+                    if accept(next) {
+                        nearest.push(found);
+                        if nearest.len() > ef {
+                            nearest.pop();
+                        }
+                    }
                 }
             }
         }
@@ -106,9 +149,35 @@ pub(crate) fn search_level(
     nearest.into_sorted_vec()
 }
 
+/// Best-first search on `level` from `entries`, keeping the `ef` nearest seen; returns them
+/// nearest first.
+pub(crate) fn search_level(
+    graph: &Graph,
+    entries: &[Neighbour],
+    ef: usize,
+    level: u8,
+    scorer: &impl Scorer,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    best_first(graph, entries, ef, level, scorer, &|_| true, visited)
+}
+
+/// Greedy descent from the entry point down to level 1; `None` for an empty graph.
+fn descend(graph: &Graph, scorer: &impl Scorer) -> Option<Neighbour> {
+    let (entry, top) = graph.entry()?;
+    let mut current = Neighbour {
+        distance: scorer.distance(entry),
+        node: entry,
+    };
+    for level in (1..=top).rev() {
+        current = greedy(graph, current, level, scorer);
+    }
+    Some(current)
+}
+
 /// The (approximately) `k` nearest nodes to a query, nearest first: greedy descent from the entry
-/// point to level 1, then a search of level 0 with a candidate list of `max(ef, k)`. `distance`
-/// gives the query's distance to a node.
+/// point to level 1, then a search of level 0 with a candidate list of `max(ef, k)`. `scorer`
+/// gives the query's distance to a node (any `Fn(u32) -> f32`).
 ///
 /// ```
 /// use quiver::index::hnsw::{build, search, DenseSpace, HnswParams, Visited};
@@ -125,20 +194,41 @@ pub fn search(
     graph: &Graph,
     k: usize,
     ef: usize,
-    distance: &impl Fn(u32) -> f32,
+    scorer: &impl Scorer,
     visited: &mut Visited,
 ) -> Vec<Neighbour> {
-    let Some((entry, top)) = graph.entry() else {
+    search_allowed(graph, k, ef, scorer, &|_| true, visited)
+}
+
+/// Like [`search`], but only nodes `allowed` accepts are returned: the others (deleted items,
+/// rows a filter rejects) are still walked through, so the graph stays connected, and the search
+/// goes on until it holds `max(ef, k)` accepted nodes or runs out of candidates nearer than the
+/// worst of them. Returns fewer than `k` only when the walk reached no more accepted nodes.
+///
+/// ```
+/// use quiver::index::hnsw::{build, search_allowed, DenseSpace, HnswParams, Visited};
+/// use quiver::vector::Metric;
+/// let data: Vec<f32> = (0..100).map(|i| i as f32).collect();
+/// let space = DenseSpace::new(data, 1, Metric::L2);
+/// let graph = build(HnswParams::default(), &space, 100);
+/// let mut visited = Visited::new(100);
+/// let even = |n: u32| n % 2 == 0;
+/// let hits = search_allowed(&graph, 3, 10, &|n| space.distance_to(&[41.2], n), &even, &mut visited);
+/// let nodes: Vec<u32> = hits.iter().map(|h| h.node).collect();
+/// assert_eq!(nodes, vec![42, 40, 44]);
+/// ```
+pub fn search_allowed(
+    graph: &Graph,
+    k: usize,
+    ef: usize,
+    scorer: &impl Scorer,
+    allowed: &impl Fn(u32) -> bool,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    let Some(start) = descend(graph, scorer) else {
         return Vec::new();
     };
-    let mut current = Neighbour {
-        distance: distance(entry),
-        node: entry,
-    };
-    for level in (1..=top).rev() {
-        current = greedy(graph, current, level, distance);
-    }
-    let mut found = search_level(graph, &[current], ef.max(k), 0, distance, visited);
+    let mut found = best_first(graph, &[start], ef.max(k), 0, scorer, allowed, visited);
     found.truncate(k);
     found
 }

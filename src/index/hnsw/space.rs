@@ -31,6 +31,28 @@ pub trait Space: Sync {
     fn distance(&self, a: u32, b: u32) -> f32 {
         self.distance_to_node(&self.prepare(a), b)
     }
+
+    /// Hints that node `node`'s vector is about to be read (default: nothing).
+    #[inline]
+    fn prefetch(&self, _node: u32) {}
+}
+
+/// A prepared vector scoring nodes of its space: what construction searches with.
+pub(crate) struct SpaceScorer<'s, 'p, S: Space + 's> {
+    pub space: &'s S,
+    pub prepared: &'p S::Prepared<'s>,
+}
+
+impl<'s, S: Space> super::search::Scorer for SpaceScorer<'s, '_, S> {
+    #[inline]
+    fn distance(&self, node: u32) -> f32 {
+        self.space.distance_to_node(self.prepared, node)
+    }
+
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        self.space.prefetch(node);
+    }
 }
 
 /// Row-major f32 vectors with a metric: the reference space for tests and benchmarks.
