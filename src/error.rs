@@ -104,6 +104,17 @@ pub enum Error {
     /// A search hit names a collection this store has not opened with its types, so its records
     /// cannot be decoded.
     CollectionNotOpen(String),
+    /// A configuration value is out of range (the message says which and why).
+    InvalidConfig(String),
+    /// A collection's approximate index failed a consistency check when it was loaded.
+    CorruptIndex {
+        /// The collection.
+        collection: String,
+        /// What was found to be wrong.
+        what: String,
+    },
+    /// An approximate search was asked of a collection that has no approximate index.
+    NoIndex(String),
     /// An operating-system I/O error.
     Io(io::Error),
     /// An error reported by redb inside a column family.
@@ -177,6 +188,15 @@ impl fmt::Display for Error {
             Error::CollectionNotOpen(name) => write!(
                 f,
                 "collection '{name}' has not been opened in this store; open it with Store::collection() to fetch its records"
+            ),
+            Error::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
+            Error::CorruptIndex { collection, what } => write!(
+                f,
+                "the approximate index of collection '{collection}' is corrupted: {what}"
+            ),
+            Error::NoIndex(name) => write!(
+                f,
+                "collection '{name}' has no approximate index; create it with CollectionConfig::approximate"
             ),
             Error::Io(err) => write!(f, "I/O error: {err}"),
             Error::Redb(err) => write!(f, "redb error: {err}"),

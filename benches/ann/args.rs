@@ -15,9 +15,19 @@ pub struct Args {
     /// the project, datasets/wordnet-minilm-small, or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Index mode: flat (exact scan).
+    /// Index mode: flat (the exact scan) or hnsw (the approximate index, swept over --ef).
     #[arg(long, default_value = "flat")]
     pub index: String,
+    /// HNSW: neighbours per node on the upper levels (level 0 keeps twice as many).
+    #[arg(long, default_value_t = 16)]
+    pub m: usize,
+    /// HNSW: candidate list size while building.
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
+    /// HNSW: the ef_search values to sweep, comma-separated (default 10,20,40,80,160,320; with
+    /// --quick 16,64).
+    #[arg(long)]
+    pub ef: Option<String>,
     /// Neighbours per query.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
@@ -61,6 +71,27 @@ pub struct Args {
 }
 
 impl Args {
+    /// The ef_search values to sweep.
+    pub fn ef_list(&self) -> Result<Vec<usize>, String> {
+        let default = if self.quick {
+            "16,64"
+        } else {
+            "10,20,40,80,160,320"
+        };
+        self.ef
+            .as_deref()
+            .unwrap_or(default)
+            .split(',')
+            .map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| format!("--ef: {v:?} is not a positive number"))
+            })
+            .collect()
+    }
+
     /// The base and query limits of this run.
     pub fn limits(&self) -> (Option<usize>, Option<usize>) {
         if self.quick {

@@ -1,6 +1,6 @@
 //! Recall and speed of quiver's search on real ANN datasets, reported the ann-benchmarks way.
 //!
-//! `cargo bench --bench ann -- --dataset NAME [--index flat] [--k 10] [--json FILE]
+//! `cargo bench --bench ann -- --dataset NAME [--index flat|hnsw] [--k 10] [--json FILE]
 //! [--filter 50,10,1,0.1,pos] [--churn 0.1] [--export DIR] [--quick]` ingests the dataset into a
 //! quiver collection in a file (through the public API), runs every query one at a time on one
 //! thread (best of `--passes`) and in batches of 64 on all cores, and reports one JSON object per
@@ -21,7 +21,9 @@
 //! - `--export` writes what the peers need to search the same data ([`export`]); the peers and
 //!   the report live in `benches/peers/`.
 //!
-//! Index modes today: `flat`, the exact scan.
+//! Index modes: `flat`, the exact scan; `hnsw`, the collection's approximate index built with
+//! `--m` and `--ef-construction` while ingesting (build time includes it), searched at each
+//! `--ef` value (one line per value).
 
 mod args;
 mod data;
@@ -35,19 +37,23 @@ mod truth;
 use clap::Parser;
 use data::{Dataset, Distance};
 use output::Line;
-use quiver::vector::{F16, F32, Metric};
+use quiver::vector::{AnnConfig, F16, F32, Metric};
 
 /// The exact scan with the vector type the dataset needs: its dimension (one of those compiled
 /// in below), f16 where its values are f16 (wordnet-minilm, stored as it ships), f32 otherwise;
 /// `1 - dot` datasets are L2-normalised, so the dot metric ranks exactly as their ground truth.
-fn flat(args: &args::Args, data: &Dataset) -> Result<Vec<Line>, Box<dyn std::error::Error>> {
+fn run(
+    args: &args::Args,
+    data: &Dataset,
+    mode: &run::Mode,
+) -> Result<Vec<Line>, Box<dyn std::error::Error>> {
     macro_rules! dispatch {
         ($($dim:literal),*) => {
             match (data.distance, data.f16_values, data.base.dim()) {
-                (Distance::OneMinusDot, true, 384) => run::flat::<F16<384>>(args, data, Metric::Dot),
+                (Distance::OneMinusDot, true, 384) => run::run::<F16<384>>(args, data, Metric::Dot, mode),
                 $(
-                    (Distance::OneMinusDot, _, $dim) => run::flat::<F32<$dim>>(args, data, Metric::Dot),
-                    (Distance::L2Squared, _, $dim) => run::flat::<F32<$dim>>(args, data, Metric::L2),
+                    (Distance::OneMinusDot, _, $dim) => run::run::<F32<$dim>>(args, data, Metric::Dot, mode),
+                    (Distance::L2Squared, _, $dim) => run::run::<F32<$dim>>(args, data, Metric::L2, mode),
                 )*
                 (_, _, dim) => Err(format!(
                     "no vector type compiled in for {dim} components; add it in benches/ann/main.rs"
@@ -84,10 +90,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         export::write(&data, dir)?;
         eprintln!("exported to {}", dir.display());
     }
-    if args.index != "flat" {
-        return Err(format!("unknown index mode {:?} (available: flat)", args.index).into());
-    }
-    let lines = flat(&args, &data)?;
+    let mode = match args.index.as_str() {
+        "flat" => run::Mode::Flat,
+        "hnsw" => {
+            let config = AnnConfig {
+                m: args.m,
+                ef_construction: args.ef_construction,
+                ef_search: AnnConfig::default().ef_search,
+            };
+            config.validate()?;
+            run::Mode::Hnsw(config, args.ef_list()?)
+        }
+        other => {
+            return Err(format!("unknown index mode {other:?} (available: flat, hnsw)").into());
+        }
+    };
+    let lines = run(&args, &data, &mode)?;
     output::report(&lines, args.json.as_deref())?;
     if let Some(min) = args.min_recall
         && let Some(low) = lines.iter().find(|l| l.recall < min)

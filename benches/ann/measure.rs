@@ -23,16 +23,30 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[index]
 }
 
-/// Runs `queries` through `collection`'s search under `filter`: `passes` timed passes on one
-/// thread, one query at a time (the best pass counts, and its answers are returned; a pass over a
-/// minute is not repeated), then three
-/// passes in batches of 64 on all cores (the best counts).
+/// Runs `queries` through `collection`'s search under `filter` (see [`search_with`]).
 pub fn search<V: VectorType>(
     collection: &Collection<V, u8>,
     queries: &[&[f32]],
     k: usize,
     filter: &Filter<'_, u8>,
     passes: usize,
+) -> Result<Timed, Box<dyn std::error::Error>> {
+    search_with(
+        queries,
+        passes,
+        |query| collection.search_filtered(query, k, filter),
+        |chunk| collection.search_batch(chunk, k, filter),
+    )
+}
+
+/// Times a search: `passes` timed passes of `one` on one thread, one query at a time (the best
+/// pass counts, and its answers are returned; a pass over a minute is not repeated), then three
+/// passes of `batch` over batches of 64 on all cores (the best counts).
+pub fn search_with(
+    queries: &[&[f32]],
+    passes: usize,
+    one: impl Fn(&[f32]) -> quiver::Result<Vec<Hit>> + Sync,
+    batch: impl Fn(&[&[f32]]) -> quiver::Result<Vec<Vec<Hit>>>,
 ) -> Result<Timed, Box<dyn std::error::Error>> {
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let mut best: Option<(f64, Vec<f64>, Vec<Vec<Hit>>)> = None;
@@ -44,7 +58,7 @@ pub fn search<V: VectorType>(
             let started = Instant::now();
             for query in queries {
                 let t = Instant::now();
-                results.push(collection.search_filtered(query, k, filter)?);
+                results.push(one(query)?);
                 latencies.push(t.elapsed().as_secs_f64() * 1e6);
                 bar.inc(1);
             }
@@ -64,7 +78,7 @@ pub fn search<V: VectorType>(
     for _ in 0..3 {
         let started = Instant::now();
         for chunk in queries.chunks(64) {
-            std::hint::black_box(collection.search_batch(chunk, k, filter)?);
+            std::hint::black_box(batch(chunk)?);
         }
         seconds_batch = seconds_batch.min(started.elapsed().as_secs_f64());
     }

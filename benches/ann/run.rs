@@ -9,9 +9,10 @@ use crate::output::{Line, peak_rss, progress};
 use crate::truth;
 use quiver::Durability;
 use quiver::datasets::Matrix;
-use quiver::vector::{Collection, CollectionConfig, Filter, Metric, Store, VectorType};
+use quiver::vector::{AnnConfig, Collection, CollectionConfig, Filter, Metric, Store, VectorType};
 use rand::SeedableRng;
 use rand::seq::index::sample;
+use rayon::prelude::*;
 use serde_json::json;
 use std::path::Path;
 use std::time::Instant;
@@ -67,11 +68,30 @@ fn delete_rows<V: VectorType>(collection: &Collection<V, u8>, rows: &[u32]) -> q
     Ok(())
 }
 
-/// The exact scan ("flat"): every setting the arguments ask for, one line each.
-pub fn flat<V: VectorType>(
+/// What the collection searches with.
+pub enum Mode {
+    /// The exact scan.
+    Flat,
+    /// The approximate index built with these parameters, searched at each `ef`.
+    Hnsw(AnnConfig, Vec<usize>),
+}
+
+impl Mode {
+    fn index_name(&self) -> &'static str {
+        match self {
+            Mode::Flat => "quiver-flat",
+            Mode::Hnsw(..) => "quiver-hnsw",
+        }
+    }
+}
+
+/// Every setting the arguments ask for, one line each: the plain search (for the index, one per
+/// ef), each filter, and the churn run.
+pub fn run<V: VectorType>(
     args: &Args,
     data: &Dataset,
     metric: Metric,
+    mode: &Mode,
 ) -> Result<Vec<Line>, BoxError> {
     if data.base.dim() != V::DIM {
         return Err(format!(
@@ -85,7 +105,11 @@ pub fn flat<V: VectorType>(
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("ann.qvr");
     let store = Store::open(&path)?;
-    let collection = store.create_collection::<V, u8>("base", CollectionConfig::new(metric))?;
+    let config = match mode {
+        Mode::Flat => CollectionConfig::new(metric),
+        Mode::Hnsw(ann, _) => CollectionConfig::new(metric).approximate(*ann),
+    };
+    let collection = store.create_collection::<V, u8>("base", config)?;
     let labels = data.labels.as_ref().map(|l| l.codes.as_slice());
     let started = Instant::now();
     ingest(&collection, &data.base, labels)?;
@@ -108,7 +132,7 @@ pub fn flat<V: VectorType>(
     let line =
         |params: serde_json::Value, recall: (f64, f64), speed, disk: (u64, u64), queries| Line {
             dataset: data.name.clone(),
-            index: "quiver-flat".to_owned(),
+            index: mode.index_name().to_owned(),
             params,
             k: args.k,
             recall: recall.0,
@@ -124,23 +148,62 @@ pub fn flat<V: VectorType>(
     let mut lines = Vec::new();
 
     let queries: Vec<&[f32]> = data.queries.iter().collect();
-    let (speed, results) =
-        measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?;
-    let recall = measure::recall(
-        data.distance,
-        &data.base,
-        &data.queries,
-        &results,
-        &data.truth,
-        args.k,
-    );
-    lines.push(line(
-        params(json!({})),
-        recall,
-        speed,
-        sizes(&path),
-        queries.len(),
-    ));
+    let settings: Vec<(Option<usize>, serde_json::Value)> = match mode {
+        Mode::Flat => vec![(None, json!({}))],
+        Mode::Hnsw(ann, efs) => efs
+            .iter()
+            .map(|ef| {
+                let p =
+                    json!({"M": ann.m, "ef_construction": ann.ef_construction, "ef_search": ef});
+                (Some(*ef), p)
+            })
+            .collect(),
+    };
+    if let Some(stats) = collection.index_stats() {
+        eprintln!(
+            "index: {} nodes, {:.1} MB in memory",
+            stats.nodes,
+            stats.memory_bytes as f64 / 1e6
+        );
+    }
+    for (ef, extra) in settings {
+        let (speed, results) = match ef {
+            None => measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?,
+            Some(ef) => measure::search_with(
+                &queries,
+                args.passes,
+                |query| collection.search_approximate(query, args.k, ef),
+                |chunk| {
+                    chunk
+                        .par_iter()
+                        .map(|query| collection.search_approximate(query, args.k, ef))
+                        .collect()
+                },
+            )?,
+        };
+        let recall = measure::recall(
+            data.distance,
+            &data.base,
+            &data.queries,
+            &results,
+            &data.truth,
+            args.k,
+        );
+        eprintln!(
+            "{} {}: recall {:.4}, {:.0} queries/s",
+            mode.index_name(),
+            extra,
+            recall.0,
+            speed.qps_1t
+        );
+        lines.push(line(
+            params(extra),
+            recall,
+            speed,
+            sizes(&path),
+            queries.len(),
+        ));
+    }
 
     if let Some(list) = &args.filter {
         let filter_queries = data.queries.clone().truncated(args.filter_queries);

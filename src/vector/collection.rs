@@ -1,6 +1,7 @@
 //! A typed handle to one collection: writes, point reads, exact search and the second lookup.
 
 use crate::error::{Error, Result};
+use crate::vector::ann::{AnnIndex, IndexStats};
 use crate::vector::batch::WriteBatch;
 use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
@@ -14,6 +15,7 @@ use crate::vector::store::Notifier;
 use crate::vector::tables::{ID_STRINGS, STRING_IDS, records, vectors};
 use crate::vector::topk::{Candidate, Hit};
 use crate::vector::write;
+use rayon::prelude::*;
 use redb::{Durability, OwnedAccessGuard, Value};
 use std::fmt;
 use std::marker::PhantomData;
@@ -442,6 +444,116 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        filter: &Filter<'_, M>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        if filter.predicate.is_none() && filter.ids.is_none() {
+            let index = self.shared.ann.read().clone();
+            if let Some(index) = index {
+                let ef = index.config.ef_search;
+                return self.approximate_batch(&index, queries, k, ef);
+            }
+        }
+        self.exact_batch(queries, k, filter)
+    }
+
+    /// The `k` nearest items by an exact scan of every vector, even when the collection has an
+    /// approximate index (for checking its recall, or when exact results are required).
+    ///
+    /// ```
+    /// # use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    /// let c = store.create_collection::<F32<1>, ()>("c", config)?;
+    /// for i in 0..10u64 { c.upsert(i, &[i as f32], &())?; }
+    /// let ids: Vec<u64> = c.search_exact(&[3.2], 3)?.iter().map(|h| h.id).collect();
+    /// assert_eq!(ids, vec![3, 4, 2]);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        let mut results = self.exact_batch(&[query], k, &Filter::all())?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    /// The approximately `k` nearest items through the approximate index, keeping `ef`
+    /// candidates (at least `k`; more is slower and finds more of the true neighbours).
+    /// [`Error::NoIndex`] if the collection has no index.
+    ///
+    /// ```
+    /// # use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    /// let c = store.create_collection::<F32<2>, ()>("c", config)?;
+    /// let mut batch = c.batch();
+    /// for i in 0..1000u64 { batch.upsert(i, &[(i % 40) as f32, (i / 40) as f32], &())?; }
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// let hits = c.search_approximate(&[10.2, 3.1], 3, 50)?;
+    /// assert_eq!(hits[0].id, 3 * 40 + 10);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn search_approximate(&self, query: &[f32], k: usize, ef: usize) -> Result<Vec<Hit>> {
+        let index = self.shared.ann.read().clone();
+        let Some(index) = index else {
+            self.shared.check_live()?;
+            return Err(Error::NoIndex(self.shared.name.to_string()));
+        };
+        let mut results = self.approximate_batch(&index, &[query], k, ef)?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    /// Size and state of the approximate index, if the collection has one.
+    ///
+    /// ```
+    /// # use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    /// let c = store.create_collection::<F32<1>, ()>("c", config)?;
+    /// c.upsert(1, &[1.0], &())?;
+    /// c.upsert(1, &[2.0], &())?; // the first node is now dead
+    /// let stats = c.index_stats().unwrap();
+    /// assert_eq!((stats.nodes, stats.dead), (2, 1));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn index_stats(&self) -> Option<IndexStats> {
+        self.shared.ann.read().as_ref().map(|index| index.stats())
+    }
+
+    fn approximate_batch(
+        &self,
+        index: &AnnIndex,
+        queries: &[&[f32]],
+        k: usize,
+        ef: usize,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.shared.check_live()?;
+        let config = &self.shared.config;
+        for query in queries {
+            check_vector(query, config.dim, V::ELEMENT, config.metric)?;
+        }
+        let search = |query: &&[f32]| {
+            index
+                .search(query, k, ef)
+                .into_iter()
+                .map(|(distance, id)| Hit {
+                    collection: self.shared.name.clone(),
+                    id,
+                    distance,
+                })
+                .collect::<Vec<Hit>>()
+        };
+        Ok(if queries.len() == 1 {
+            queries.iter().map(search).collect()
+        } else {
+            queries.par_iter().map(search).collect()
+        })
+    }
+
+    fn exact_batch(
         &self,
         queries: &[&[f32]],
         k: usize,

@@ -10,6 +10,7 @@
 //! record type name (UTF-8, to the end)`.
 
 use crate::error::{Error, Result};
+use crate::vector::ann::AnnConfig;
 use crate::vector::element::Element;
 use crate::vector::metric::Metric;
 
@@ -33,6 +34,10 @@ pub struct CollectionConfig {
     /// Whether the store's `_global_index` covers this collection (default `true`; it applies
     /// only when the store has a global index with the same vector type and metric).
     pub indexed_globally: bool,
+    /// The approximate index to keep, if any (set with [`approximate`](Self::approximate)).
+    /// It is created with the collection and stored in it; opening the collection later loads
+    /// it whatever this field says.
+    pub ann: Option<AnnConfig>,
 }
 
 impl CollectionConfig {
@@ -46,6 +51,7 @@ impl CollectionConfig {
         CollectionConfig {
             metric,
             indexed_globally: true,
+            ann: None,
         }
     }
 
@@ -57,6 +63,19 @@ impl CollectionConfig {
     /// ```
     pub fn global(mut self, indexed: bool) -> CollectionConfig {
         self.indexed_globally = indexed;
+        self
+    }
+
+    /// Keeps an approximate (HNSW) index with these parameters: searches then walk the graph
+    /// instead of scanning every vector (see [`AnnConfig`] for tuning).
+    ///
+    /// ```
+    /// use quiver::vector::{AnnConfig, CollectionConfig, Metric};
+    /// let c = CollectionConfig::new(Metric::Cosine).approximate(AnnConfig::default());
+    /// assert_eq!(c.ann, Some(AnnConfig::default()));
+    /// ```
+    pub fn approximate(mut self, ann: AnnConfig) -> CollectionConfig {
+        self.ann = Some(ann);
         self
     }
 }

@@ -34,6 +34,7 @@
 //! # Ok::<(), quiver::Error>(())
 //! ```
 
+pub mod ann;
 mod batch;
 mod collection;
 mod config;
@@ -51,6 +52,7 @@ mod tables;
 mod topk;
 mod write;
 
+pub use ann::{AnnConfig, IndexStats};
 pub use batch::WriteBatch;
 pub use collection::{Collection, Item};
 pub use config::CollectionConfig;

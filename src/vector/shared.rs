@@ -4,11 +4,13 @@
 
 use crate::cf::column_family::ColumnFamily;
 use crate::error::{Error, Result};
+use crate::vector::ann::AnnIndex;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
 use crate::vector::mirror::Mirror;
 use crate::vector::tables::{COUNTERS, NEXT_SEQ};
 use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -21,6 +23,9 @@ pub(crate) struct CollectionShared {
     pub writer: Mutex<WriterState>,
     /// `None` until the collection is first opened with its types.
     pub mirror: RwLock<Option<Mirror>>,
+    /// The published approximate index, if the collection has one (loaded with the mirror).
+    /// Searches clone the `Arc` and search that version; commits replace it.
+    pub ann: RwLock<Option<Arc<AnnIndex>>>,
     /// Highest change sequence number committed (any durability).
     pub committed_seq: AtomicU64,
     /// Highest change sequence number known to be durable.
@@ -38,6 +43,8 @@ pub(crate) struct CollectionShared {
 pub(crate) struct WriterState {
     /// Change records up to here were already deleted.
     pub trimmed_upto: u64,
+    /// Each indexed item's live node in the approximate index (only writers need it).
+    pub ann_nodes: HashMap<u64, u32>,
 }
 
 impl CollectionShared {
@@ -57,8 +64,12 @@ impl CollectionShared {
             name: Arc::from(name),
             cf,
             config,
-            writer: Mutex::new(WriterState { trimmed_upto: 0 }),
+            writer: Mutex::new(WriterState {
+                trimmed_upto: 0,
+                ann_nodes: HashMap::new(),
+            }),
             mirror: RwLock::new(None),
+            ann: RwLock::new(None),
             committed_seq: AtomicU64::new(committed),
             durable_seq: AtomicU64::new(committed),
             trim_upto: AtomicU64::new(0),

@@ -5,6 +5,8 @@ use crate::cf::builder::Builder;
 use crate::cf::database::Database;
 use crate::cf::name::validate_name;
 use crate::error::{Error, Result};
+use crate::index::hnsw::HnswParams;
+use crate::vector::ann::{self, AnnIndex};
 use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, StoredConfig};
 use crate::vector::element::VectorType;
@@ -419,6 +421,14 @@ impl Store {
             let mut counters = txn.open_table(COUNTERS)?;
             counters.insert(NEXT_SEQ, 1)?;
             counters.insert(NEXT_STRING_ID, FIRST_STRING_ID)?;
+            drop(counters);
+            if let Some(ann) = config.ann {
+                ann.validate()?;
+                // A fixed seed: the same inserts build the same graph (reproducible benchmarks).
+                let seed = HnswParams::default().seed;
+                let index = AnnIndex::new(ann, seed, config.metric, V::ELEMENT, V::DIM);
+                ann::create(&index, &txn)?;
+            }
             // The configuration goes last in the same transaction: its presence means the
             // collection is complete.
             txn.open_table(CONFIG)?
@@ -497,7 +507,7 @@ impl Store {
         shared: Arc<CollectionShared>,
     ) -> Result<Collection<V, M>> {
         {
-            let _writer = shared.writer.lock();
+            let mut writer = shared.writer.lock();
             if shared.mirror.read().is_none() {
                 let started = Instant::now();
                 let mut mirror = Mirror::new(V::ELEMENT, V::DIM);
@@ -509,6 +519,13 @@ impl Store {
                 }
                 mirror.shrink_to_fit();
                 mirror.load_time = started.elapsed();
+                let loaded = ann::load::<V>(&shared.name, &read, shared.config.metric)?;
+                drop(table);
+                drop(read);
+                if let Some((index, nodes)) = loaded {
+                    writer.ann_nodes = nodes;
+                    *shared.ann.write() = Some(Arc::new(index));
+                }
                 *shared.mirror.write() = Some(mirror);
             }
         }
@@ -545,6 +562,7 @@ impl Store {
             shared.deleted.store(true, Ordering::Release);
             self.inner.collections.write().remove(name);
             *shared.mirror.write() = None;
+            *shared.ann.write() = None;
         }
         self.db.delete_column_family(name)?;
         self.inner.notifier.notify();

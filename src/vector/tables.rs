@@ -8,7 +8,9 @@
 //!   string id of an item, both directions, written in the same transaction as the vector;
 //! - `quiver.counters`: `&str -> u64` (`next_seq`, `next_string_id`);
 //! - `quiver.changes`: `u64 -> u64`, change sequence number to item id, read by the global index
-//!   (see [`global`](super::global)).
+//!   (see [`global`](super::global));
+//! - `quiver.ann_meta`, `quiver.ann_nodes` and `quiver.ann_dead`: the approximate index, if the
+//!   collection has one (see [`ann`](super::ann)).
 
 use redb::TableDefinition;
 
@@ -20,6 +22,10 @@ pub(crate) const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("qu
 pub(crate) const NEXT_SEQ: &str = "next_seq";
 pub(crate) const NEXT_STRING_ID: &str = "next_string_id";
 pub(crate) const CHANGES: TableDefinition<u64, u64> = TableDefinition::new("quiver.changes");
+pub(crate) const ANN_META: TableDefinition<&str, &[u8]> = TableDefinition::new("quiver.ann_meta");
+pub(crate) const ANN_META_KEY: &str = "hnsw";
+pub(crate) const ANN_NODES: TableDefinition<u32, &[u8]> = TableDefinition::new("quiver.ann_nodes");
+pub(crate) const ANN_DEAD: TableDefinition<u32, &[u8]> = TableDefinition::new("quiver.ann_dead");
 
 /// The vector table of a collection whose vector type is `V`.
 pub(crate) const fn vectors<V: redb::Value + 'static>() -> TableDefinition<'static, u64, V> {

@@ -1,7 +1,9 @@
-//! Committing a [`WriteBatch`]: one redb transaction over all of a collection's tables, then the
-//! mirror update, under the collection's writer lock.
+//! Committing a [`WriteBatch`]: one redb transaction over all of a collection's tables (the
+//! approximate index's too, see [`ann`]), then the mirror update and the new index version,
+//! under the collection's writer lock.
 
 use crate::error::Result;
+use crate::vector::ann::{self, IndexOp};
 use crate::vector::batch::{ItemKey, Op, WriteBatch};
 use crate::vector::element::{StoredVector, VectorType};
 use crate::vector::shared::CollectionShared;
@@ -10,6 +12,7 @@ use crate::vector::tables::{
     vectors,
 };
 use redb::{Durability, ReadableTable, Value};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// What a committed operation did to the mirror.
@@ -99,7 +102,34 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
             writer.trimmed_upto = trim_upto;
         }
     }
+    let ann_next = match shared.ann.read().clone() {
+        Some(published) => {
+            let ops: Vec<IndexOp<'_>> = changes
+                .iter()
+                .filter_map(|change| match change {
+                    MirrorChange::Upsert { id, op } => match &batch.ops[*op] {
+                        Op::Upsert { vector, .. } => Some(IndexOp::Upsert {
+                            id: *id,
+                            stored: &batch.bytes[vector.clone()],
+                        }),
+                        Op::Delete { .. } => None,
+                    },
+                    MirrorChange::Delete { id } => Some(IndexOp::Delete { id: *id }),
+                })
+                .collect();
+            if ops.is_empty() {
+                None
+            } else {
+                Some(ann::apply(&published, &writer.ann_nodes, &ops, &txn)?)
+            }
+        }
+        None => None,
+    };
     txn.commit()?;
+    if let Some((index, nodes)) = ann_next {
+        nodes.apply_to(&mut writer.ann_nodes);
+        *shared.ann.write() = Some(Arc::new(index));
+    }
     shared.committed_seq.fetch_max(last_seq, Ordering::AcqRel);
     if matches!(durability, Durability::Immediate) {
         shared.durable_seq.fetch_max(last_seq, Ordering::AcqRel);

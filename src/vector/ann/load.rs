@@ -1,0 +1,126 @@
+//! Loading a collection's index from its tables when the collection is opened: one ordered pass
+//! over the node table, one over the vector table (live nodes' vectors), one over the dead
+//! nodes' vectors. Nothing is rebuilt; every cross-reference is checked, and a mismatch is
+//! [`Error::CorruptIndex`], never a panic or a silently wrong graph.
+
+use crate::error::{Error, Result};
+use crate::vector::ann::config::AnnMeta;
+use crate::vector::ann::index::AnnIndex;
+use crate::vector::ann::node::decode;
+use crate::vector::element::VectorType;
+use crate::vector::metric::Metric;
+use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES, vectors};
+use redb::{ReadTransaction, ReadableTableMetadata};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// The index and its item-to-node map, or `None` if the collection has no index.
+pub(crate) type Loaded = Option<(AnnIndex, HashMap<u64, u32>)>;
+
+pub(crate) fn load<V: VectorType>(
+    name: &str,
+    read: &ReadTransaction,
+    metric: Metric,
+) -> Result<Loaded> {
+    let started = Instant::now();
+    let corrupt = |what: String| Error::CorruptIndex {
+        collection: name.to_owned(),
+        what,
+    };
+    let meta_table = match read.open_table(ANN_META) {
+        Ok(table) => table,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let Some(meta) = meta_table.get(ANN_META_KEY)? else {
+        return Ok(None);
+    };
+    let meta = AnnMeta::decode(name, meta.value())?;
+    let mut index = AnnIndex::new(meta.config, meta.seed, metric, V::ELEMENT, V::DIM);
+    let mut node_of = HashMap::with_capacity(meta.nodes as usize);
+    let max_list = index.graph.params().max_degree0();
+    let nodes = read.open_table(ANN_NODES)?;
+    for (expected, entry) in nodes.range::<u32>(..)?.enumerate() {
+        let (node, bytes) = entry?;
+        let node = node.value();
+        if node as usize != expected {
+            return Err(corrupt(format!("node {expected} is missing")));
+        }
+        let record = decode(bytes.value(), max_list)
+            .ok_or_else(|| corrupt(format!("node {node}'s record is damaged")))?;
+        let level = (record.lists.len() - 1) as u8;
+        index.graph.add_node(level);
+        for (l, list) in record.lists.iter().enumerate() {
+            if let Some(bad) = list.iter().find(|n| **n >= meta.nodes) {
+                return Err(corrupt(format!(
+                    "node {node} links to node {bad}, past the last"
+                )));
+            }
+            index.graph.set_neighbours(node, l as u8, list);
+        }
+        index.ids.extend_with(1, record.id);
+        index.dead.extend_with(1, record.dead);
+        index.vectors.push_zero();
+        if record.dead {
+            index.dead_count += 1;
+        } else if node_of.insert(record.id, node).is_some() {
+            return Err(corrupt(format!("item {} has two live nodes", record.id)));
+        }
+    }
+    if index.len() != meta.nodes as usize || index.dead_count != meta.dead as usize {
+        return Err(corrupt(format!(
+            "{} nodes ({} dead) stored, {} ({} dead) recorded",
+            index.len(),
+            index.dead_count,
+            meta.nodes,
+            meta.dead
+        )));
+    }
+    if let Some((entry, level)) = meta.entry {
+        if index.graph.level(entry) != level {
+            return Err(corrupt("the entry point's level is wrong".to_owned()));
+        }
+        index.graph.set_entry(entry, level);
+    } else if index.len() > 0 {
+        return Err(corrupt("a non-empty graph has no entry point".to_owned()));
+    }
+
+    let table = read.open_table(vectors::<V>())?;
+    if table.len()? != node_of.len() as u64 {
+        return Err(corrupt(format!(
+            "{} items stored, {} indexed",
+            table.len()?,
+            node_of.len()
+        )));
+    }
+    for entry in table.range::<u64>(..)? {
+        let (id, vector) = entry?;
+        let id = id.value();
+        let node = node_of
+            .get(&id)
+            .ok_or_else(|| corrupt(format!("item {id} is not indexed")))?;
+        index.vectors.set(*node, vector.value().bytes());
+    }
+    let dead = read.open_table(ANN_DEAD)?;
+    let row_bytes = V::DIM * V::ELEMENT.size();
+    let mut dead_rows = 0;
+    for entry in dead.range::<u32>(..)? {
+        let (node, bytes) = entry?;
+        let node = node.value();
+        if !index.is_dead(node) || bytes.value().len() != row_bytes {
+            return Err(corrupt(format!(
+                "a stored vector for node {node}, which is not dead"
+            )));
+        }
+        index.vectors.set(node, bytes.value());
+        dead_rows += 1;
+    }
+    if dead_rows != index.dead_count {
+        return Err(corrupt(format!(
+            "{dead_rows} dead nodes' vectors stored, {} dead nodes",
+            index.dead_count
+        )));
+    }
+    index.load_time = started.elapsed();
+    Ok(Some((index, node_of)))
+}

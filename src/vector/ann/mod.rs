@@ -1,0 +1,35 @@
+//! A collection's approximate (HNSW) index: persistent, transactional and crash-safe.
+//!
+//! **On disk**, in the collection's column family, written in the same redb transaction as the
+//! vectors it indexes:
+//! - `quiver.ann_meta`: the parameters, node and dead counts and the entry point
+//!   ([`AnnMeta`](config) format in `config.rs`);
+//! - `quiver.ann_nodes`: `u32 node -> record` with the item id, a dead flag and the neighbour
+//!   lists of every level (`node.rs`);
+//! - `quiver.ann_dead`: `u32 node -> vector` for dead nodes only (a live node's vector is the
+//!   item's row of the vector table, so vectors are not stored twice).
+//!
+//! **In memory** (`index.rs`): the graph in contiguous fixed-stride arrays
+//! ([`crate::index::hnsw`]), the node vectors row-major in node order (`vectors.rs`), item ids
+//! and dead flags, all in copy-on-write chunks. Opening a collection loads them with three
+//! ordered table scans (`load.rs`) and checks every cross-reference; nothing is rebuilt. A search
+//! never touches redb: it walks the arrays and computes distances with the SIMD kernels.
+//!
+//! **Writes** (`update.rs`): a commit clones the published index, applies its upserts and
+//! deletes, links the new nodes (in parallel for large batches), writes the changed node
+//! records into its transaction, and publishes the clone after the commit. Readers keep the
+//! version they started with. Dead nodes are compacted away once they are a quarter of the graph.
+
+mod config;
+mod index;
+mod load;
+mod node;
+mod space;
+mod update;
+mod vectors;
+
+pub use config::AnnConfig;
+pub(crate) use index::AnnIndex;
+pub use index::IndexStats;
+pub(crate) use load::load;
+pub(crate) use update::{IndexOp, apply, create};

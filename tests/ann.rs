@@ -1,0 +1,508 @@
+//! A collection's approximate index through the public API: recall floors on the shipped
+//! wordnet subset (quality regression tests, not timings), one bulk commit against many small
+//! ones, deletes and replacements never returned, churn with compaction, persistence without
+//! rebuilding, damaged index tables reported as `CorruptIndex`, and crash consistency of the
+//! index with its vectors on the simulated disk (dropped, reordered and torn unsynced writes).
+
+use quiver::datasets::npy;
+use quiver::testing::{SimDisk, explore_crashes};
+use quiver::vector::{
+    AnnConfig, Collection, CollectionConfig, Element, F16, F32, Metric, Store, StoredVector,
+};
+use quiver::{Builder, Durability, TableDefinition};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use redb::ReadableTable;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+const WORDNET_DIM: usize = 384;
+type Wordnet = Collection<F16<WORDNET_DIM>, ()>;
+
+fn wordnet_subset() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/wordnet-minilm-small");
+    let base = npy::read(dir.join("base_f16.npy"))
+        .expect("base")
+        .into_f32();
+    let queries = npy::read(dir.join("query_f16.npy"))
+        .expect("queries")
+        .into_f32();
+    (
+        base.iter().map(<[f32]>::to_vec).collect(),
+        queries.iter().map(<[f32]>::to_vec).collect(),
+    )
+}
+
+fn indexed_wordnet(store: &Store, name: &str) -> Wordnet {
+    let config = CollectionConfig::new(Metric::Dot).approximate(AnnConfig::default());
+    store.create_collection(name, config).expect("create")
+}
+
+fn ingest(collection: &Wordnet, base: &[Vec<f32>], ids: impl Iterator<Item = usize>, batch: usize) {
+    let ids: Vec<usize> = ids.collect();
+    for chunk in ids.chunks(batch) {
+        let mut write = collection.batch();
+        for id in chunk {
+            write
+                .upsert(*id as u64, &base[*id], &())
+                .expect("valid vector");
+        }
+        collection.commit(write, Durability::None).expect("commit");
+    }
+}
+
+/// Mean recall@k (id overlap) of approximate search at `ef` against the exact scan.
+fn recall(collection: &Wordnet, queries: &[Vec<f32>], k: usize, ef: usize) -> f64 {
+    let mut total = 0.0;
+    for query in queries {
+        let truth: BTreeSet<u64> = collection
+            .search_exact(query, k)
+            .expect("exact")
+            .iter()
+            .map(|h| h.id)
+            .collect();
+        let found = collection
+            .search_approximate(query, k, ef)
+            .expect("approximate");
+        total += found.iter().filter(|h| truth.contains(&h.id)).count() as f64 / k as f64;
+    }
+    total / queries.len() as f64
+}
+
+#[test]
+fn recall_on_the_wordnet_subset_stays_above_its_floor_for_bulk_and_small_commits() {
+    let (base, queries) = wordnet_subset();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("a.qvr")).expect("open");
+    let bulk = indexed_wordnet(&store, "bulk");
+    ingest(&bulk, &base, 0..base.len(), base.len());
+    let small = indexed_wordnet(&store, "small");
+    ingest(&small, &base, 0..base.len(), 25);
+    let (bulk_40, small_40) = (
+        recall(&bulk, &queries, 10, 40),
+        recall(&small, &queries, 10, 40),
+    );
+    let bulk_100 = recall(&bulk, &queries, 10, 100);
+    // Measured 0.982 at ef 40 for both, 1.0 at ef 100.
+    assert!(bulk_40 >= 0.96, "bulk recall@10 at ef 40: {bulk_40}");
+    assert!(
+        small_40 >= 0.96,
+        "small-commit recall@10 at ef 40: {small_40}"
+    );
+    assert!(
+        (bulk_40 - small_40).abs() <= 0.03,
+        "bulk {bulk_40} vs small {small_40}"
+    );
+    assert!(bulk_100 >= 0.995, "bulk recall@10 at ef 100: {bulk_100}");
+    // Plain search uses the index with the configured ef_search (64).
+    let plain = bulk.search(&queries[0], 10).expect("search");
+    let approximate = bulk
+        .search_approximate(&queries[0], 10, 64)
+        .expect("approximate");
+    assert_eq!(plain, approximate);
+    let stats = bulk.index_stats().expect("an index");
+    assert_eq!((stats.nodes, stats.dead), (base.len(), 0));
+}
+
+#[test]
+fn deleted_and_replaced_items_are_never_returned_and_churn_keeps_recall() {
+    let (base, queries) = wordnet_subset();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("a.qvr")).expect("open");
+    let churned = indexed_wordnet(&store, "churned");
+    ingest(&churned, &base, 0..base.len(), 500);
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut ids: Vec<usize> = (0..base.len()).collect();
+    ids.shuffle(&mut rng);
+    let (gone, _) = ids.split_at(base.len() / 2);
+    let gone_set: BTreeSet<u64> = gone.iter().map(|i| *i as u64).collect();
+    // Delete half, in several commits (the index compacts once a quarter of it is dead).
+    for chunk in gone.chunks(100) {
+        let mut write = churned.batch();
+        for id in chunk {
+            write.delete(*id as u64);
+        }
+        churned.commit(write, Durability::None).expect("delete");
+    }
+    let stats = churned.index_stats().expect("an index");
+    assert!(stats.dead * 4 <= stats.nodes, "no compaction: {stats:?}");
+    assert_eq!(stats.nodes - stats.dead, base.len() / 2);
+    for query in &queries {
+        for hit in churned.search_approximate(query, 10, 64).expect("search") {
+            assert!(
+                !gone_set.contains(&hit.id),
+                "deleted item {} returned",
+                hit.id
+            );
+        }
+    }
+    // Replace some vectors: the old vector must not be found under the id any more.
+    let replaced: Vec<u64> = ids[base.len() / 2..][..50]
+        .iter()
+        .map(|i| *i as u64)
+        .collect();
+    let mut write = churned.batch();
+    for id in &replaced {
+        write
+            .upsert(*id, &base[(*id as usize + 1) % base.len()], &())
+            .expect("valid");
+    }
+    churned.commit(write, Durability::None).expect("replace");
+    for id in &replaced {
+        let old = &base[*id as usize];
+        for hit in churned.search_approximate(old, 10, 64).expect("search") {
+            if hit.id == *id {
+                // Found through its new vector only: the distance must be the new one.
+                let new = &base[(*id as usize + 1) % base.len()];
+                let expected = -old.iter().zip(new).map(|(a, b)| a * b).sum::<f32>();
+                assert!(
+                    (hit.distance - expected).abs() < 1e-2,
+                    "stale vector for {id}"
+                );
+            }
+        }
+    }
+    // Put everything back as it was, then compare with a fresh build.
+    ingest(
+        &churned,
+        &base,
+        replaced
+            .iter()
+            .map(|i| *i as usize)
+            .chain(gone.iter().copied()),
+        200,
+    );
+    let fresh = indexed_wordnet(&store, "fresh");
+    ingest(&fresh, &base, 0..base.len(), 500);
+    let (after, reference) = (
+        recall(&churned, &queries, 10, 40),
+        recall(&fresh, &queries, 10, 40),
+    );
+    // Measured 0.977 after churn, 0.982 fresh.
+    assert!(
+        after >= reference - 0.02,
+        "after churn {after}, fresh build {reference}"
+    );
+    assert_eq!(churned.len(), base.len());
+}
+
+#[test]
+fn the_index_persists_and_is_loaded_not_rebuilt() {
+    let (base, queries) = wordnet_subset();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.qvr");
+    let before: Vec<_> = {
+        let store = Store::open(&path).expect("open");
+        let collection = indexed_wordnet(&store, "words");
+        ingest(&collection, &base, 0..base.len(), 700);
+        let mut write = collection.batch();
+        for id in 0..100u64 {
+            write.delete(id);
+        }
+        collection
+            .commit(write, Durability::Immediate)
+            .expect("delete");
+        queries
+            .iter()
+            .map(|q| collection.search_approximate(q, 10, 50).expect("search"))
+            .collect()
+    };
+    let store = Store::open(&path).expect("reopen");
+    let collection: Wordnet = store.collection("words").expect("collection");
+    let stats = collection.index_stats().expect("the index was loaded");
+    assert_eq!((stats.nodes, stats.dead), (base.len(), 100));
+    let after: Vec<_> = queries
+        .iter()
+        .map(|q| collection.search_approximate(q, 10, 50).expect("search"))
+        .collect();
+    assert_eq!(
+        before, after,
+        "the reloaded graph answers exactly as before"
+    );
+    // And it keeps working: new items are indexed and found.
+    collection.upsert(5, &base[5], &()).expect("upsert");
+    assert_eq!(
+        collection
+            .search_approximate(&base[5], 1, 50)
+            .expect("search")[0]
+            .id,
+        5
+    );
+}
+
+#[test]
+fn bad_index_parameters_and_missing_indexes_get_typed_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path().join("a.qvr")).expect("open");
+    let bad = CollectionConfig::new(Metric::L2).approximate(AnnConfig {
+        m: 0,
+        ..AnnConfig::default()
+    });
+    assert!(matches!(
+        store.create_collection::<F32<2>, ()>("bad", bad),
+        Err(quiver::Error::InvalidConfig(_))
+    ));
+    assert!(store.list_collections().is_empty(), "nothing was created");
+    let plain = store
+        .create_collection::<F32<2>, ()>("plain", CollectionConfig::new(Metric::L2))
+        .expect("create");
+    assert!(matches!(
+        plain.search_approximate(&[1.0, 0.0], 1, 10),
+        Err(quiver::Error::NoIndex(_))
+    ));
+    assert!(plain.index_stats().is_none());
+    let indexed = store
+        .create_collection::<F32<2>, ()>(
+            "indexed",
+            CollectionConfig::new(Metric::L2).approximate(AnnConfig::default()),
+        )
+        .expect("create");
+    assert!(
+        indexed
+            .search_approximate(&[1.0, 0.0], 1, 10)
+            .expect("empty")
+            .is_empty()
+    );
+    assert!(matches!(
+        indexed.search_approximate(&[1.0], 1, 10),
+        Err(quiver::Error::DimensionMismatch { .. })
+    ));
+}
+
+const NODES: TableDefinition<u32, &[u8]> = TableDefinition::new("quiver.ann_nodes");
+const VECTORS: TableDefinition<u64, F32<2>> = TableDefinition::new("quiver.vectors");
+
+/// Builds a small indexed collection, damages its index tables with `damage`, and returns what
+/// reopening the collection says.
+fn reopen_after(damage: impl FnOnce(&redb::WriteTransaction)) -> quiver::Result<()> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("a.qvr");
+    {
+        let store = Store::open(&path).expect("open");
+        let c = store
+            .create_collection::<F32<2>, ()>(
+                "c",
+                CollectionConfig::new(Metric::L2).approximate(AnnConfig::default()),
+            )
+            .expect("create");
+        for i in 0..50u64 {
+            c.upsert(i, &[i as f32, 1.0], &()).expect("upsert");
+        }
+        c.delete(3).expect("delete");
+        let cf = store.database().column_family("c").expect("cf");
+        let txn = cf.begin_write().expect("write");
+        damage(&txn);
+        txn.commit().expect("commit");
+    }
+    let store = Store::open(&path).expect("reopen");
+    store.collection::<F32<2>, ()>("c").map(drop)
+}
+
+/// A change made directly to a collection's tables, behind quiver's back.
+type Damage = Box<dyn FnOnce(&redb::WriteTransaction)>;
+
+#[test]
+fn damaged_index_tables_are_reported_not_trusted() {
+    assert!(reopen_after(|_| {}).is_ok(), "the undamaged store opens");
+    let cases: Vec<(&str, Damage)> = vec![
+        (
+            "a node record removed",
+            Box::new(|txn| {
+                txn.open_table(NODES).unwrap().remove(7).unwrap();
+            }),
+        ),
+        (
+            "a node record truncated",
+            Box::new(|txn| {
+                txn.open_table(NODES)
+                    .unwrap()
+                    .insert(7, &[1u8, 2, 3][..])
+                    .unwrap();
+            }),
+        ),
+        (
+            "an item stored without a node",
+            Box::new(|txn| {
+                let bytes: Vec<u8> = [9.0f32, 9.0].iter().flat_map(|x| x.to_le_bytes()).collect();
+                let stored = StoredVector::new(&bytes, Element::F32);
+                txn.open_table(VECTORS)
+                    .unwrap()
+                    .insert(999, stored)
+                    .unwrap();
+            }),
+        ),
+        (
+            "an item's vector removed",
+            Box::new(|txn| {
+                txn.open_table(VECTORS).unwrap().remove(10).unwrap();
+            }),
+        ),
+        (
+            "a link past the last node",
+            Box::new(|txn| {
+                let mut table = txn.open_table(NODES).unwrap();
+                let mut record = table.get(0).unwrap().unwrap().value().to_vec();
+                let at = record.len() - 4;
+                record[at..].copy_from_slice(&5000u32.to_le_bytes());
+                table.insert(0, record.as_slice()).unwrap();
+            }),
+        ),
+    ];
+    for (what, damage) in cases {
+        match reopen_after(damage) {
+            Err(quiver::Error::CorruptIndex { .. }) => {}
+            other => panic!("{what}: expected CorruptIndex, got {other:?}"),
+        }
+    }
+}
+
+// Crash consistency.
+
+const CRASH_DIM: usize = 8;
+const CRASH_NAMES: [&str; 2] = ["a", "b"];
+type Small = Collection<F32<CRASH_DIM>, u64>;
+
+fn open_crash_store(disk: &SimDisk) -> quiver::Result<Store> {
+    let mut builder = Builder::new();
+    builder
+        .set_cache_size(1 << 20)
+        .set_initial_segment_size(4096)
+        .set_max_segment_growth(32 << 10)
+        .set_log_size(256 << 10)
+        .set_checkpoint_bytes(48 << 10)
+        .set_checkpoint_interval(None);
+    let db = builder.open_with_log(disk.file_at(0), disk.file_at(1))?;
+    Store::builder().open_database(db)
+}
+
+fn crash_vector(rng: &mut StdRng) -> Vec<f32> {
+    (0..CRASH_DIM)
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect()
+}
+
+/// Batches of upserts and deletes over 60 ids (enough churn for compactions), mixed
+/// durabilities, checkpoints.
+fn crash_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<usize> {
+    let store = open_crash_store(disk).expect("open");
+    let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig {
+        m: 4,
+        ef_construction: 16,
+        ef_search: 16,
+    });
+    let collections: Vec<Small> = CRASH_NAMES
+        .iter()
+        .map(|name| store.create_collection(name, config).expect("create"))
+        .collect();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut acks = Vec::new();
+    for step in 0..steps {
+        let collection = &collections[rng.random_range(0..collections.len())];
+        let mut batch = collection.batch();
+        for _ in 0..rng.random_range(1..12) {
+            let id = rng.random_range(0..60u64);
+            if rng.random_bool(0.3) {
+                batch.delete(id);
+            } else {
+                batch
+                    .upsert(id, &crash_vector(&mut rng), &(step as u64))
+                    .expect("valid");
+            }
+        }
+        let durability = if rng.random_bool(0.5) {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        collection.commit(batch, durability).expect("commit");
+        acks.push(disk.op_count());
+        if rng.random_bool(0.05) {
+            store.database().checkpoint().expect("checkpoint");
+        }
+    }
+    let compacted = collections
+        .iter()
+        .filter_map(|c| c.index_stats())
+        .all(|s| s.dead * 4 <= s.nodes.max(64 * 4));
+    assert!(compacted, "dead nodes grew without bound");
+    store.abandon();
+    acks
+}
+
+/// The index of every collection loads (its loader checks every cross-reference with the
+/// vector table), holds exactly the collection's items, returns only them with their current
+/// vectors' distances, and keeps working after more writes.
+fn check_crash_image(image: Vec<Vec<u8>>) -> Result<(), String> {
+    let disk = SimDisk::from_images(image);
+    let store = open_crash_store(&disk).map_err(|e| format!("open: {e}"))?;
+    for name in CRASH_NAMES {
+        let collection: Small = match store.collection(name) {
+            Ok(c) => c,
+            Err(quiver::Error::ColumnFamilyNotFound(_)) => continue,
+            Err(err) => return Err(format!("open {name}: {err}")),
+        };
+        let stats = collection
+            .index_stats()
+            .ok_or(format!("{name} lost its index"))?;
+        if stats.nodes - stats.dead != collection.len() {
+            return Err(format!("{name}: {stats:?} for {} items", collection.len()));
+        }
+        for query in [[0.5f32; CRASH_DIM], [-0.25f32; CRASH_DIM]] {
+            let exact: Vec<(u64, f32)> = collection
+                .search_exact(&query, 200)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|h| (h.id, h.distance))
+                .collect();
+            for hit in collection
+                .search_approximate(&query, 10, 200)
+                .map_err(|e| e.to_string())?
+            {
+                let Some((_, distance)) = exact.iter().find(|(id, _)| *id == hit.id) else {
+                    return Err(format!(
+                        "{name}: the index returned item {} which is gone",
+                        hit.id
+                    ));
+                };
+                if (distance - hit.distance).abs() > 1e-4 {
+                    return Err(format!(
+                        "{name}: item {} has a stale vector in the index",
+                        hit.id
+                    ));
+                }
+            }
+        }
+        collection
+            .upsert(1000, &[0.1; CRASH_DIM], &0)
+            .map_err(|e| format!("write after recovery: {e}"))?;
+        let top = collection
+            .search_approximate(&[0.1; CRASH_DIM], 1, 50)
+            .map_err(|e| e.to_string())?;
+        if top.first().map(|h| h.id) != Some(1000) {
+            return Err(format!("{name}: a new item is not found after recovery"));
+        }
+    }
+    store.abandon();
+    Ok(())
+}
+
+#[test]
+fn after_any_crash_the_index_matches_the_vectors_it_indexes() {
+    let mut images = 0;
+    for seed in 0..2 {
+        let disk = SimDisk::new();
+        let acks = crash_workload(&disk, seed, 60);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xa22);
+        let report = explore_crashes(&disk, 150, &acks, &mut rng, |image, _| {
+            check_crash_image(image)
+        });
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:?}",
+            &report.violations[..report.violations.len().min(3)]
+        );
+        images += report.images;
+    }
+    assert!(images >= 300, "only {images} crash images checked");
+}
