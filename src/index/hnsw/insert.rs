@@ -14,23 +14,24 @@ pub(crate) struct Plan {
 }
 
 /// The paper's neighbour-selection heuristic: walking `candidates` nearest first, keep one only
-/// if it is nearer to the base node than to every neighbour kept so far; at most `max`.
+/// if it is nearer to the base node than to every neighbour kept so far; at most `max`. The kept
+/// neighbours are prepared once each (at most `max` of them) and every candidate is scored
+/// against them, rather than preparing every candidate.
 pub(crate) fn select(space: &impl Space, candidates: &[Neighbour], max: usize) -> Vec<u32> {
     let mut kept: Vec<u32> = Vec::with_capacity(max);
+    let mut prepared = Vec::with_capacity(max);
     for candidate in candidates {
         if kept.len() >= max {
             break;
         }
-        if kept.is_empty() {
-            kept.push(candidate.node);
-            continue;
-        }
-        let prepared = space.prepare(candidate.node);
-        if kept
+        if prepared
             .iter()
-            .all(|k| space.distance_to_node(&prepared, *k) > candidate.distance)
+            .all(|p| space.distance_to_node(p, candidate.node) > candidate.distance)
         {
             kept.push(candidate.node);
+            if kept.len() < max {
+                prepared.push(space.prepare(candidate.node));
+            }
         }
     }
     kept

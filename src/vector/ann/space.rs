@@ -3,7 +3,7 @@
 
 use crate::index::hnsw::{Scorer, Space};
 use crate::vector::ann::vectors::NodeVectors;
-use crate::vector::distance::{dot_stored, l2_squared_stored};
+use crate::vector::distance::{dot_f32, dot_stored, l2_squared_stored};
 use crate::vector::metric::Metric;
 
 /// A query (or a node's vector) widened to f32, with its norm.
@@ -14,7 +14,7 @@ pub(crate) struct PreparedQuery {
 
 impl PreparedQuery {
     pub fn new(values: Vec<f32>) -> PreparedQuery {
-        let norm = values.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let norm = dot_f32(&values, &values).sqrt();
         PreparedQuery { values, norm }
     }
 }
@@ -56,7 +56,10 @@ impl Space for NodeSpace<'_> {
     }
 
     fn prepare(&self, node: u32) -> PreparedQuery {
-        PreparedQuery::new(self.vectors.to_f32(node))
+        PreparedQuery {
+            values: self.vectors.to_f32(node),
+            norm: self.vectors.norm_squared(node).sqrt(),
+        }
     }
 
     fn distance_to_node(&self, prepared: &PreparedQuery, node: u32) -> f32 {

@@ -140,7 +140,11 @@ mod tests {
                 let mut vectors = NodeVectors::new(element, dim);
                 let rows: Vec<Vec<f32>> = (0..300)
                     // Multiples of 0.25 below 64: exact in f16 too.
-                    .map(|r| (0..dim).map(|d| ((r * 7 + d) % 256) as f32 * 0.25).collect())
+                    .map(|r| {
+                        (0..dim)
+                            .map(|d| ((r * 7 + d) % 256) as f32 * 0.25)
+                            .collect()
+                    })
                     .collect();
                 for row in &rows {
                     let node = vectors.push_zero();
