@@ -24,8 +24,8 @@ pub struct Args {
     /// HNSW: candidate list size while building.
     #[arg(long, default_value_t = 200)]
     pub ef_construction: usize,
-    /// HNSW: the ef_search values to sweep, comma-separated (default 10,20,40,80,160,320; with
-    /// --quick 16,64).
+    /// HNSW: the ef_search values to sweep, comma-separated (default 10,20,40,64,80,160,320; with
+    /// --quick 16,64). 64 is the index's default, which plain search and the churn run use.
     #[arg(long)]
     pub ef: Option<String>,
     /// Neighbours per query.
@@ -76,7 +76,7 @@ impl Args {
         let default = if self.quick {
             "16,64"
         } else {
-            "10,20,40,80,160,320"
+            "10,20,40,64,80,160,320"
         };
         self.ef
             .as_deref()

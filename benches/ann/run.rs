@@ -280,10 +280,15 @@ pub fn run<V: VectorType>(
             &data.truth,
             args.k,
         );
-        let p = params(json!({
+        let mut extra = json!({
             "churn": fraction, "churned": rows.len(), "churn_s": (churn_s * 1000.0).round() / 1000.0,
             "disk_bytes_before": before.0, "disk_bytes_after_delete": after_delete.0,
-        }));
+        });
+        if let (Mode::Hnsw(ann, _), Some(extra)) = (mode, extra.as_object_mut()) {
+            // Plain search after churn uses the index's default ef_search.
+            extra.insert("churn_ef".to_owned(), json!(ann.ef_search));
+        }
+        let p = params(extra);
         lines.push(line(p, recall, speed, sizes(&path), queries.len()));
     }
     drop(collection);

@@ -116,12 +116,19 @@ def dataset_section(name, rows, out_dir):
     churned = [r for r in rows if "churn" in r["params"]]
     if churned:
         lines += ["", "### After churn (delete and re-insert a random fraction)", "",
-                  "| index | churned | recall | QPS 1 thread | disk MB before | after delete | after re-insert |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| index | churned | recall | recall before | QPS 1 thread | disk MB before | after delete "
+                  "| after re-insert |",
+                  "|---|---|---|---|---|---|---|---|"]
         for row in churned:
             p = row["params"]
+            # The same search setting before the churn: the plain row, or the sweep row at the
+            # ef_search the churned index searched with.
+            before = [r for r in rows if r["index"] == row["index"] and "churn" not in r["params"]
+                      and "filter" not in r["params"]
+                      and r["params"].get("ef_search") == p.get("churn_ef")]
+            recall_before = f"{before[0]['recall']:.4f}" if before else "-"
             lines.append(f"| {row['index']} | {p['churned']} ({p['churn']:.0%}) | {row['recall']:.4f} | "
-                         f"{row['qps_1t']:.0f} | {mb(p['disk_bytes_before'])} | "
+                         f"{recall_before} | {row['qps_1t']:.0f} | {mb(p['disk_bytes_before'])} | "
                          f"{mb(p['disk_bytes_after_delete'])} | {mb(row['disk_bytes'])} |")
     image = plot(name, rows, builds, out_dir)
     lines += ["", f"![recall vs QPS on {name}]({image})", ""]

@@ -58,6 +58,12 @@ for run in "${runs[@]}"; do
     # shellcheck disable=SC2086 # the flags are words
     cargo bench --locked --bench ann -- --dataset "$dataset" $flags --min-recall 0.999 \
         --json "$results" --export "$export_dir" >/dev/null
+    echo "== quiver-hnsw: $dataset"
+    # The approximate index: an ef sweep, then half the rows deleted and re-inserted.
+    # shellcheck disable=SC2086
+    cargo bench --locked --bench ann -- --dataset "$dataset" --index hnsw --churn 0.5 \
+        $( [ -n "$quick" ] && echo "--passes 1" ) $( [ "$dataset" = fashion-mnist ] && [ -n "$quick" ] && echo "--quick" ) \
+        --json "$results" >/dev/null
     echo "== peers: $dataset"
     "$python" benches/peers/peers.py "$export_dir" $quick $( [ -n "$quick" ] && echo "--passes 1" ) \
         --json "$results" >/dev/null
@@ -69,7 +75,8 @@ echo "== report"
 "$python" - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-expected = {"quiver-flat", "faiss-flat", "faiss-hnsw", "hnswlib", "usearch-flat", "usearch-hnsw"}
+expected = {"quiver-flat", "quiver-hnsw", "faiss-flat", "faiss-hnsw", "hnswlib", "usearch-flat",
+            "usearch-hnsw"}
 for dataset in sorted({r["dataset"] for r in rows}):
     missing = expected - {r["index"] for r in rows if r["dataset"] == dataset}
     if missing:
