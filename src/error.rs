@@ -43,7 +43,8 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
-    /// The container file is already open, in this process or another one.
+    /// The container file is already open, in this process or another one (in a browser: in
+    /// this or another tab or worker).
     AlreadyOpen(PathBuf),
     /// The file is not a quiver container (wrong magic in both header slots).
     NotQuiverFile,
@@ -138,7 +139,7 @@ impl fmt::Display for Error {
             ),
             Error::AlreadyOpen(path) => write!(
                 f,
-                "{} is already open (in this or another process); close the other handle first",
+                "{} is already open (in this or another process, or in a browser, another tab or worker); close the other handle first",
                 path.display()
             ),
             Error::NotQuiverFile => write!(

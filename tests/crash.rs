@@ -30,8 +30,12 @@ const COMMITS: TableDefinition<u64, u64> = TableDefinition::new("commits");
 enum Mode {
     Plain,
     Wal,
+    /// The log with checkpoints run inside durable commits, as on wasm32 (no threads).
+    WalInline,
     /// The log with a deliberate bug: the checks must fail.
     Mutant(WalMutation),
+    /// The same, with inline checkpoints.
+    InlineMutant(WalMutation),
 }
 
 fn builder() -> Builder {
@@ -57,9 +61,15 @@ fn open(disk: &SimDisk, mode: Mode) -> quiver::Result<Database> {
     match mode {
         Mode::Plain => builder().open_file(disk.file()),
         Mode::Wal => builder().open_with_log(disk.file_at(0), disk.file_at(1)),
+        Mode::WalInline => builder()
+            .set_inline_checkpoints(true)
+            .open_with_log(disk.file_at(0), disk.file_at(1)),
         Mode::Mutant(mutation) => {
             builder_with(mutation).open_with_log(disk.file_at(0), disk.file_at(1))
         }
+        Mode::InlineMutant(mutation) => builder_with(mutation)
+            .set_inline_checkpoints(true)
+            .open_with_log(disk.file_at(0), disk.file_at(1)),
     }
 }
 
@@ -515,6 +525,34 @@ fn with_the_log_growth_heavy_workloads_survive_crashes_during_checkpoints() {
 }
 
 #[test]
+fn with_inline_checkpoints_every_crash_image_recovers_to_an_acknowledged_state() {
+    // The mode quiver falls back to where threads are unsupported (the browser build).
+    let images = explore_seeds(Mode::WalInline, 400, 2, 60, 500);
+    assert!(images >= 2000, "only {images} images");
+}
+
+#[test]
+fn inline_checkpoints_run_inside_durable_commits() {
+    let disk = SimDisk::new();
+    let db = open(&disk, Mode::WalInline).unwrap();
+    let cf = db.create_column_family("rows").unwrap();
+    for commit in 0..200u64 {
+        let txn = cf.begin_write().unwrap();
+        txn.open_table(ROWS)
+            .unwrap()
+            .insert(commit, row_value("rows", commit, 0).as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let stats = db.wal_stats().unwrap();
+    assert!(
+        stats.checkpoints >= 2,
+        "no checkpoint ran without the thread: {stats:?}"
+    );
+    db.close().unwrap();
+}
+
+#[test]
 fn with_the_log_a_crash_at_every_point_of_recovery_still_recovers() {
     // Recovery writes too (replay, main fsync, retiring both halves, redb's own repair on open).
     // For crash images spread over a workload, crash each one's recovery at every operation,
@@ -560,36 +598,35 @@ fn with_the_log_a_crash_at_every_point_of_recovery_still_recovers() {
     assert!(checked >= 1000, "only {checked} images");
 }
 
-fn assert_mutant_caught(mutation: WalMutation) {
+fn assert_mutant_caught(mode: Mode) {
     let mut report = CrashReport::default();
     for seed in 400..403 {
-        report.merge(explore(
-            seed,
-            50,
-            Faults::default(),
-            400,
-            Mode::Mutant(mutation),
-        ));
+        report.merge(explore(seed, 50, Faults::default(), 400, mode));
     }
     eprintln!(
-        "{mutation:?}: {} of {} crash images flagged",
+        "{mode:?}: {} of {} crash images flagged",
         report.violations.len(),
         report.images
     );
     assert!(
         !report.violations.is_empty(),
-        "the crash checks accepted every image of a log with {mutation:?}"
+        "the crash checks accepted every image of a log in mode {mode:?}"
     );
 }
 
 #[test]
 fn the_crash_checks_catch_a_log_that_acknowledges_before_its_fsync() {
-    assert_mutant_caught(WalMutation::AckBeforeFsync);
+    assert_mutant_caught(Mode::Mutant(WalMutation::AckBeforeFsync));
 }
 
 #[test]
 fn the_crash_checks_catch_a_log_recycled_before_the_main_file_fsync() {
-    assert_mutant_caught(WalMutation::RecycleBeforeMainFsync);
+    assert_mutant_caught(Mode::Mutant(WalMutation::RecycleBeforeMainFsync));
+}
+
+#[test]
+fn the_crash_checks_catch_inline_checkpoints_recycled_before_the_main_file_fsync() {
+    assert_mutant_caught(Mode::InlineMutant(WalMutation::RecycleBeforeMainFsync));
 }
 
 #[test]

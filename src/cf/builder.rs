@@ -57,6 +57,7 @@ pub struct Builder {
     max_growth: u64,
     wal: bool,
     wal_mutation: WalMutation,
+    inline_checkpoints: bool,
     log_size: u64,
     checkpoint_bytes: u64,
     checkpoint_interval: Option<Duration>,
@@ -70,6 +71,7 @@ impl Default for Builder {
             max_growth: DEFAULT_MAX_SEGMENT_GROWTH,
             wal: true,
             wal_mutation: WalMutation::None,
+            inline_checkpoints: false,
             log_size: DEFAULT_LOG_SIZE,
             checkpoint_bytes: DEFAULT_CHECKPOINT_BYTES,
             checkpoint_interval: Some(DEFAULT_CHECKPOINT_INTERVAL),
@@ -181,6 +183,29 @@ impl Builder {
         self
     }
 
+    /// Runs checkpoints inside durable commits instead of on a background thread, as quiver
+    /// does on platforms without threads (wasm32), so that path can be crash-tested natively.
+    /// Tests only.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Builder::new()
+    ///     .set_inline_checkpoints(true)
+    ///     .open(dir.path().join("inline.qvr"))?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    #[cfg(feature = "testing")]
+    pub fn set_inline_checkpoints(&mut self, inline: bool) -> &mut Builder {
+        self.inline_checkpoints = inline;
+        self
+    }
+
+    /// Whether databases opened by this builder keep a write-ahead log.
+    #[cfg(all(feature = "opfs", target_arch = "wasm32"))]
+    pub(crate) fn wal_enabled(&self) -> bool {
+        self.wal
+    }
+
     /// Plants a deliberate bug in the log, to prove that crash tests catch it. Tests only.
     ///
     /// ```
@@ -261,6 +286,7 @@ impl Builder {
             checkpoint_bytes: self.checkpoint_bytes,
             checkpoint_interval: self.checkpoint_interval,
             mutation: self.wal_mutation,
+            inline_checkpoints: self.inline_checkpoints,
         };
         let (wal, logged) = Wal::open(Arc::new(log), Arc::new(main), config)?;
         let progress: Arc<dyn CheckpointProgress> = wal.log.clone();

@@ -325,7 +325,7 @@ impl Database {
     /// Drops the database as if the process had died: from this call on nothing reaches the
     /// files (every write and sync fails), the checkpoint thread stops and the file lock is
     /// released. For crash tests only.
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "crash-test")]
     pub fn abandon(self) {
         if let Some(wal) = &self.wal {
             wal.log.kill();

@@ -3,11 +3,16 @@
 use super::FileIo;
 use std::fs::{File, OpenOptions};
 use std::io;
+#[cfg(unix)]
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// A real file accessed with `pread`/`pwrite`, so concurrent callers never share a cursor or a
 /// lock.
+///
+/// Positional I/O needs a Unix target. Elsewhere (for example `wasm32-unknown-unknown`, where
+/// `std::fs` itself is unsupported) every call returns an [`io::ErrorKind::Unsupported`] error
+/// instead of panicking; such platforms bring their own [`FileIo`].
 ///
 /// ```
 /// use quiver::io::{FileIo, StdFile};
@@ -54,7 +59,7 @@ impl FileIo for StdFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
-            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+            match read_at(&self.file, &mut buf[done..], offset + done as u64) {
                 Ok(0) => {
                     // Past the end of the file: the contract says such bytes read as zeros.
                     buf[done..].fill(0);
@@ -69,7 +74,7 @@ impl FileIo for StdFile {
     }
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.file.write_all_at(data, offset)
+        write_all_at(&self.file, data, offset)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -116,4 +121,32 @@ impl FileIo for StdFile {
             _ => Err(err),
         }
     }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    file.read_at(buf, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    file.write_all_at(data, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn write_all_at(_file: &File, _data: &[u8], _offset: u64) -> io::Result<()> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "positional file I/O is only implemented for Unix targets",
+    )
 }

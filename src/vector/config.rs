@@ -80,6 +80,31 @@ impl CollectionConfig {
     }
 }
 
+/// What a collection was created with, readable without knowing its types (see
+/// [`Store::collection_info`](crate::vector::Store::collection_info)).
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Element, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path().join("a.qvr"))?;
+/// store.create_collection::<F32<3>, &str>("docs", CollectionConfig::new(Metric::Cosine))?;
+/// let info = store.collection_info("docs")?;
+/// assert_eq!((info.element, info.dim, info.metric), (Element::F32, 3, Metric::Cosine));
+/// assert_eq!(info.record_type, "&str");
+/// # Ok::<(), quiver::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    /// Component type of its vectors.
+    pub element: Element,
+    /// Number of components.
+    pub dim: usize,
+    /// The metric its searches use.
+    pub metric: Metric,
+    /// redb's name of its record type (what `Value::type_name` gives).
+    pub record_type: String,
+}
+
 /// The configuration as stored in the collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StoredConfig {

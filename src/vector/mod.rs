@@ -55,7 +55,7 @@ mod write;
 pub use ann::{AnnConfig, IndexStats};
 pub use batch::WriteBatch;
 pub use collection::{Collection, Item};
-pub use config::CollectionConfig;
+pub use config::{CollectionConfig, CollectionInfo};
 pub use element::{Element, F16, F32, StoredVector, VectorType};
 pub use fetch::Fetched;
 pub use filter::Filter;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::index::hnsw::HnswParams;
 use crate::vector::ann::{self, AnnIndex};
 use crate::vector::collection::{Collection, check_config};
-use crate::vector::config::{CollectionConfig, StoredConfig};
+use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
 use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation};
@@ -32,7 +32,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// A record type: any redb [`Value`] that can cross threads (plain structs, `&str`, `&[u8]`,
 /// integers, tuples, `()`...). Implemented automatically.
@@ -243,9 +244,10 @@ impl StoreBuilder {
             applier_error: Mutex::new(None),
         });
         inner.catch_up()?;
+        let mut inline_global = false;
         let applier = if inner.global.is_some() {
             let worker = inner.clone();
-            let handle = std::thread::Builder::new()
+            let spawned = std::thread::Builder::new()
                 .name("quiver-global-index".into())
                 .spawn(move || {
                     while worker.notifier.wait() {
@@ -254,11 +256,20 @@ impl StoreBuilder {
                         let outcome = worker.catch_up();
                         *worker.applier_error.lock() = outcome.err().map(|e| e.to_string());
                     }
-                })?;
-            Some(ApplierThread {
-                notifier,
-                handle: Some(handle),
-            })
+                });
+            match spawned {
+                Ok(handle) => Some(ApplierThread {
+                    notifier,
+                    handle: Some(handle),
+                }),
+                // No threads on this platform (wasm32-unknown-unknown): every use of the global
+                // index catches it up first, inline.
+                Err(err) if err.kind() == std::io::ErrorKind::Unsupported => {
+                    inline_global = true;
+                    None
+                }
+                Err(err) => return Err(err.into()),
+            }
         } else {
             None
         };
@@ -266,6 +277,7 @@ impl StoreBuilder {
             db,
             inner,
             _applier: applier,
+            inline_global,
         })
     }
 }
@@ -296,6 +308,8 @@ pub struct Store {
     _applier: Option<ApplierThread>,
     inner: Arc<StoreInner>,
     db: Database,
+    /// No applier thread could start: the global index is caught up inline before each use.
+    inline_global: bool,
 }
 
 impl fmt::Debug for Store {
@@ -312,8 +326,8 @@ fn new_code(name: &str) -> u64 {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write(name.as_bytes());
     hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        web_time::SystemTime::now()
+            .duration_since(web_time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish()
@@ -586,6 +600,32 @@ impl Store {
         names
     }
 
+    /// What the collection `name` was created with (vector type, metric, record type), without
+    /// opening it with its types: for tools and bindings that choose the types at run time.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F16};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::open(dir.path().join("a.qvr"))?;
+    /// store.create_collection::<F16<8>, ()>("small", CollectionConfig::new(Metric::L2))?;
+    /// assert_eq!(store.collection_info("small")?.dim, 8);
+    /// assert!(matches!(store.collection_info("missing"), Err(quiver::Error::ColumnFamilyNotFound(_))));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
+        let collections = self.inner.collections.read();
+        let shared = collections
+            .get(name)
+            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?;
+        let config = &shared.config;
+        Ok(CollectionInfo {
+            element: config.element,
+            dim: config.dim,
+            metric: config.metric,
+            record_type: config.record_type.clone(),
+        })
+    }
+
     /// Exact search across several collections at once (in parallel over collections and over
     /// chunks of each), merged into one top k. The collections must have been opened and must
     /// share the query's dimension.
@@ -715,10 +755,15 @@ impl Store {
     }
 
     fn global(&self) -> Result<&Arc<dyn GlobalIndexer>> {
-        self.inner
+        let global = self
+            .inner
             .global
             .as_ref()
-            .ok_or_else(|| Error::ColumnFamilyNotFound(GLOBAL_INDEX_NAME.to_owned()))
+            .ok_or_else(|| Error::ColumnFamilyNotFound(GLOBAL_INDEX_NAME.to_owned()))?;
+        if self.inline_global {
+            self.inner.catch_up()?;
+        }
+        Ok(global)
     }
 
     /// The second lookup: records for the given hits, in the same order, fetched in parallel
@@ -773,12 +818,13 @@ impl Store {
     /// store.abandon();
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "crash-test")]
     pub fn abandon(self) {
         let Store {
             _applier,
             inner,
             db,
+            inline_global: _,
         } = self;
         db.abandon();
         drop(_applier);
@@ -798,6 +844,7 @@ impl Store {
             _applier,
             inner,
             db,
+            inline_global: _,
         } = self;
         drop(_applier);
         inner.catch_up()?;

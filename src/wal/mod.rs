@@ -4,7 +4,9 @@
 //! ranges, length changes) is written through to the main file *and* appended to a log in a
 //! second file beside it. A durable commit fsyncs only the log, and concurrent commits from all
 //! column families share one fsync (group commit, see [`writer`]). The main file is fsynced only
-//! by checkpoints, which run in the background while writers keep committing.
+//! by checkpoints, which run in the background while writers keep committing. Where no thread can
+//! be started (wasm32 in a browser), a durable commit runs the checkpoint that has become due
+//! itself, after its log fsync: the same steps in the same order, so the same guarantees.
 //!
 //! Because the log records physical writes of the main file in the one order they were made, it
 //! needs no knowledge of column families: metadata commits (segment growth, column families
@@ -73,7 +75,8 @@ pub struct WalStats {
     pub replayed_bytes: u64,
 }
 
-/// The log of one open database and its checkpoint thread.
+/// The log of one open database and its checkpoint thread (none where threads are unsupported:
+/// then durable commits run due checkpoints themselves).
 #[derive(Debug)]
 pub(crate) struct Wal {
     pub log: Arc<Log>,
@@ -90,6 +93,7 @@ impl Wal {
         config: LogConfig,
     ) -> Result<(Wal, Arc<dyn FileIo>)> {
         let recovered = replay::recover(log_file.as_ref(), main.as_ref(), config.half_size)?;
+        let inline = config.inline_checkpoints;
         let config = LogConfig {
             half_size: recovered.half_size,
             checkpoint_bytes: config.checkpoint_bytes.min(recovered.half_size),
@@ -102,16 +106,30 @@ impl Wal {
             recovered.next_generation,
         ));
         let worker = log.clone();
-        let thread = std::thread::Builder::new()
-            .name("quiver-checkpoint".into())
-            .spawn(move || worker.run_checkpointer())?;
+        let spawned = if inline {
+            Err(std::io::ErrorKind::Unsupported.into())
+        } else {
+            std::thread::Builder::new()
+                .name("quiver-checkpoint".into())
+                .spawn(move || worker.run_checkpointer())
+        };
+        let thread = match spawned {
+            Ok(thread) => Some(thread),
+            // No threads on this platform (wasm32-unknown-unknown), or a test asked for this
+            // mode: durable commits run due checkpoints themselves.
+            Err(err) if err.kind() == std::io::ErrorKind::Unsupported => {
+                log.use_inline_checkpoints();
+                None
+            }
+            Err(err) => return Err(err.into()),
+        };
         let logged: Arc<dyn FileIo> = Arc::new(LoggedFile {
             main,
             log: log.clone(),
         });
         let wal = Wal {
             log,
-            thread: Mutex::new(Some(thread)),
+            thread: Mutex::new(thread),
             replayed_bytes: recovered.bytes,
         };
         Ok((wal, logged))

@@ -48,7 +48,9 @@ pub(crate) fn half_offset(generation: u64, half_size: u64) -> u64 {
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// std's Instant panics on wasm32-unknown-unknown; web-time's is std's own everywhere else.
+use web_time::Instant;
 
 /// Deliberate bugs, for proving that the crash tests catch a broken log (`testing` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +75,9 @@ pub(crate) struct LogConfig {
     pub checkpoint_interval: Option<Duration>,
     /// A deliberate bug (tests only).
     pub mutation: WalMutation,
+    /// Run checkpoints inside durable commits instead of on a thread, as where threads are
+    /// unsupported (also chosen automatically there).
+    pub inline_checkpoints: bool,
 }
 
 /// Where the checkpoint of the half before the current one stands.
@@ -129,6 +134,9 @@ pub(crate) struct Log {
     state: Mutex<State>,
     changed: Condvar,
     poisoned: AtomicBool,
+    /// No checkpoint thread could be started (a platform without threads, such as wasm): durable
+    /// syncs run due checkpoints themselves.
+    inline_checkpoints: AtomicBool,
     /// Every generation up to this one is durable in the main file.
     retired: AtomicU64,
     pub counters: LogCounters,
@@ -169,6 +177,7 @@ impl Log {
             }),
             changed: Condvar::new(),
             poisoned: AtomicBool::new(false),
+            inline_checkpoints: AtomicBool::new(false),
             // Recovery fsynced the main file: everything before this generation is in it.
             retired: AtomicU64::new(generation - 1),
             counters: LogCounters::default(),
@@ -222,8 +231,17 @@ impl Log {
         Ok(())
     }
 
-    /// Returns once everything appended before the call is durable in the log.
+    /// Returns once everything appended before the call is durable in the log (and, where no
+    /// checkpoint thread runs, after running a checkpoint that became due).
     pub(crate) fn sync(&self) -> Result<()> {
+        self.sync_log()?;
+        if self.inline_checkpoints.load(Ordering::Relaxed) {
+            self.run_due_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    fn sync_log(&self) -> Result<()> {
         let mut state = self.state.lock();
         let target = state.appended;
         loop {
@@ -430,6 +448,29 @@ impl Log {
         }
     }
 
+    /// Switches to inline checkpoints: every later durable sync does what the checkpoint thread
+    /// would have done by then. For platforms that cannot start threads.
+    pub(crate) fn use_inline_checkpoints(&self) {
+        self.inline_checkpoints.store(true, Ordering::Relaxed);
+    }
+
+    /// One step of the checkpoint thread's work, run by the caller: finishes a switched
+    /// checkpoint, or starts and finishes one that a trigger asks for.
+    fn run_due_checkpoint(&self) -> Result<()> {
+        let mut state = self.state.lock();
+        if state.flushing {
+            // Another caller is flushing; its own sync will run the step.
+            return Ok(());
+        }
+        if state.checkpoint == Checkpoint::Idle && self.time_or_size_trigger(&state) {
+            self.switch(&mut state);
+        }
+        if state.checkpoint == Checkpoint::Switched {
+            drop(self.sync_main(state)?);
+        }
+        Ok(())
+    }
+
     fn time_or_size_trigger(&self, state: &State) -> bool {
         if state.checkpoint_wanted {
             return true;
@@ -441,7 +482,7 @@ impl Log {
     }
 
     /// Refuses every later append, sync and checkpoint, as if the process had died (tests).
-    #[cfg(feature = "testing")]
+    #[cfg(feature = "crash-test")]
     pub(crate) fn kill(&self) {
         let mut state = self.state.lock();
         self.poison(&mut state);

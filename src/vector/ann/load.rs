@@ -12,7 +12,7 @@ use crate::vector::metric::Metric;
 use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES, vectors};
 use redb::{ReadTransaction, ReadableTableMetadata};
 use std::collections::HashMap;
-use std::time::Instant;
+use web_time::Instant;
 
 /// The index and its item-to-node map, or `None` if the collection has no index.
 pub(crate) type Loaded = Option<(AnnIndex, HashMap<u64, u32>)>;

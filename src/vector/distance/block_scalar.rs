@@ -58,6 +58,7 @@ pub(crate) fn block_dots_1(query: &[f32], block: &[u8], element: Element) -> [f3
 
 /// Four queries against four blocks, one block at a time with `one_block` (for instruction sets
 /// whose registers cannot hold sixteen accumulators at once).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub(crate) fn four_blocks(
     blocks: [&[u8]; 4],
     mut one_block: impl FnMut(&[u8]) -> [[f32; 16]; 4],

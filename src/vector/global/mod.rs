@@ -68,7 +68,8 @@ use redb::{ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 /// Deliberate bugs in the applier, for proving that the crash tests catch a broken global index
 /// (`testing` feature).
