@@ -11,6 +11,9 @@
 //!   blocks of sixteen stored vectors laid out component-major, as the mirror keeps them; same
 //!   instruction sets.
 //!
+//! On wasm32 built with `simd128` (as `.cargo/config.toml` does) the stored and block kernels have
+//! a `simd128` version for f32 data, checked in Chromium by the browser tests.
+//!
 //! The NEON kernels are tested under qemu by `.ci/run` (`cargo test --target
 //! aarch64-unknown-linux-gnu --lib vector::distance` with `qemu-aarch64` as the runner).
 //!
@@ -50,6 +53,8 @@ pub(crate) mod stored_scalar;
 mod stored_x86;
 #[cfg(target_arch = "x86_64")]
 mod stored_x86_512;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_simd;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -162,6 +167,16 @@ const STORED_NEON: StoredKernels = StoredKernels {
     name: "neon",
 };
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+const STORED_SIMD128: StoredKernels = StoredKernels {
+    dot: wasm_simd::dot,
+    l2: wasm_simd::l2_squared,
+    norm: wasm_simd::norm_squared,
+    block_4x4: wasm_simd::block_dots_4x4,
+    block_1: wasm_simd::block_dots_1,
+    name: "simd128",
+};
+
 /// Every stored-kernel set this CPU can run, best last (the tests check each one).
 pub(crate) fn stored_kernel_sets() -> Vec<&'static StoredKernels> {
     #[allow(unused_mut)]
@@ -179,6 +194,8 @@ pub(crate) fn stored_kernel_sets() -> Vec<&'static StoredKernels> {
     if std::arch::is_aarch64_feature_detected!("neon") {
         sets.push(&STORED_NEON);
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    sets.push(&STORED_SIMD128);
     sets
 }
 
@@ -201,8 +218,8 @@ fn kernels() -> &'static Kernels {
     })
 }
 
-/// Which kernel family this machine's searches use (`"avx512f"`, `"avx2+fma+f16c"` or
-/// `"scalar"`).
+/// Which kernel family this machine's searches use (`"avx512f"`, `"avx2+fma+f16c"`, `"neon"`,
+/// `"simd128"` or `"scalar"`).
 ///
 /// ```
 /// assert!(!quiver::vector::distance::kernel_name().is_empty());
