@@ -24,4 +24,5 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$PWD/target/webdriver.json"
 export CHROMEDRIVER=/usr/bin/chromedriver
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=120
-cargo test --locked -p quiver-wasm --target wasm32-unknown-unknown "$@"
+# Only the browser suite: doctests and the native parity test run natively (cargo test --workspace).
+cargo test --locked -p quiver-wasm --target wasm32-unknown-unknown --test browser "$@"

@@ -13,6 +13,10 @@ use quiver::vector::{AnnConfig, Collection, CollectionConfig, F32, Filter, Metri
 use quiver::{Durability, Error, Result};
 
 /// The vector dimensions a collection created through the bindings may have.
+///
+/// ```
+/// assert!(quiver_wasm::dynamic::DIMENSIONS.contains(&384));
+/// ```
 pub const DIMENSIONS: &[usize] = &[
     2, 3, 4, 8, 16, 32, 64, 128, 256, 384, 512, 768, 1024, 1536, 3072,
 ];
@@ -41,6 +45,16 @@ fn unsupported_dimension(dim: usize) -> Error {
 }
 
 /// One search result with its record.
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+/// let docs = quiver_wasm::dynamic::create(&store, "docs", 2, quiver::vector::Metric::L2, false)?;
+/// docs.upsert_many(&[5], &[1.0, 1.0], &["{}".to_owned()])?;
+/// let found = &docs.search(&[1.0, 1.0], 1, None)?[0];
+/// assert_eq!((found.id, found.distance, found.record.as_str()), (5, 0.0, "{}"));
+/// # Ok::<(), quiver::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
     /// The item's id.
@@ -52,6 +66,21 @@ pub struct Found {
 }
 
 /// A collection of f32 vectors with JSON records, whatever its dimension.
+///
+/// ```
+/// use quiver_wasm::{dynamic, records::RecordFilter};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
+/// let notes = dynamic::create(&store, "notes", 3, quiver::vector::Metric::Cosine, false)?;
+/// let records = [r#"{"tag":"a"}"#.to_owned(), r#"{"tag":"b"}"#.to_owned()];
+/// notes.upsert_many(&[1, 2], &[1.0, 0.0, 0.0, 0.9, 0.1, 0.0], &records)?;
+/// assert_eq!((notes.dim(), notes.len()), (3, 2));
+/// let only_b = RecordFilter::parse(r#"{"tag":"b"}"#)?;
+/// assert_eq!(notes.search(&[1.0, 0.0, 0.0], 2, Some(&only_b))?.len(), 1);
+/// assert_eq!(notes.get(1)?.map(|(_, record)| record), Some(r#"{"tag":"a"}"#.to_owned()));
+/// assert!(notes.delete(1)? && !notes.delete(1)?);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub trait DynCollection {
     /// Number of components of its vectors.
     fn dim(&self) -> usize;

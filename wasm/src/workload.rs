@@ -44,6 +44,11 @@ pub fn record(id: u64) -> String {
 }
 
 /// What to run.
+///
+/// ```
+/// let spec = quiver_wasm::workload::WorkloadSpec { items: 10_000, dim: 384, batch: 500, queries: 200, k: 10 };
+/// assert!(quiver_wasm::dynamic::DIMENSIONS.contains(&spec.dim));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkloadSpec {
     /// Items inserted.
@@ -58,7 +63,7 @@ pub struct WorkloadSpec {
     pub k: usize,
 }
 
-/// Timings of one run.
+/// Timings of one run (see [`WorkloadReport::to_json`] for an example).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadReport {
     /// The workload.
@@ -73,11 +78,18 @@ pub struct WorkloadReport {
 
 impl WorkloadReport {
     /// Items inserted per second.
+    ///
+    /// ```
+    /// use quiver_wasm::workload::{WorkloadReport, WorkloadSpec};
+    /// let spec = WorkloadSpec { items: 100, dim: 8, batch: 10, queries: 4, k: 1 };
+    /// let report = WorkloadReport { spec, insert_seconds: 0.5, search_seconds: 2.0, first_result: vec![] };
+    /// assert_eq!((report.inserts_per_second(), report.queries_per_second()), (200.0, 2.0));
+    /// ```
     pub fn inserts_per_second(&self) -> f64 {
         self.spec.items as f64 / self.insert_seconds
     }
 
-    /// Queries per second.
+    /// Queries per second (see [`inserts_per_second`](Self::inserts_per_second)).
     pub fn queries_per_second(&self) -> f64 {
         self.spec.queries as f64 / self.search_seconds
     }
@@ -111,6 +123,16 @@ impl WorkloadReport {
 }
 
 /// Runs `spec` in a new collection `workload` of `store` (cosine metric, exact search).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = quiver::vector::Store::open(dir.path().join("w.qvr"))?;
+/// let spec = quiver_wasm::workload::WorkloadSpec { items: 50, dim: 4, batch: 20, queries: 3, k: 5 };
+/// let report = quiver_wasm::workload::run(&store, &spec)?;
+/// assert_eq!(store.collection_info("workload")?.dim, 4);
+/// assert_eq!(report.first_result.len(), 5);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub fn run(store: &Store, spec: &WorkloadSpec) -> Result<WorkloadReport> {
     let collection = dynamic::create(store, "workload", spec.dim, Metric::Cosine, false)?;
     let data = vectors(1, spec.items, spec.dim);
@@ -142,6 +164,14 @@ pub fn run(store: &Store, spec: &WorkloadSpec) -> Result<WorkloadReport> {
 
 /// The data both the native and the browser parity tests load: 500 items of 16 dimensions with
 /// generated records, in one collection `parity` (cosine).
+///
+/// ```
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = quiver::vector::Store::open(dir.path().join("p.qvr"))?;
+/// let parity = quiver_wasm::workload::load_parity_data(&store)?;
+/// assert_eq!((parity.len(), parity.dim()), (500, 16));
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub fn load_parity_data(store: &Store) -> Result<Box<dyn DynCollection>> {
     const ITEMS: usize = 500;
     const DIM: usize = 16;
@@ -153,6 +183,10 @@ pub fn load_parity_data(store: &Store) -> Result<Box<dyn DynCollection>> {
 }
 
 /// The parity queries: 20 queries of 16 dimensions.
+///
+/// ```
+/// assert_eq!(quiver_wasm::workload::parity_queries().len(), 20 * 16);
+/// ```
 pub fn parity_queries() -> Vec<f32> {
     vectors(4, 20, 16)
 }
