@@ -508,3 +508,79 @@ fn after_any_crash_the_index_matches_the_vectors_it_indexes() {
     }
     assert!(images >= 300, "only {images} crash images checked");
 }
+
+/// Filtered search on an indexed collection: broad allow-lists walk the graph (the planner's
+/// choice), narrow ones scan exactly; either way no rejected id comes back, k results come back
+/// when k rows are allowed, and the graph path's recall against the exact filtered answer stays
+/// above a floor.
+#[test]
+fn filtered_searches_return_only_allowed_ids_and_keep_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("filtered.qvr")).unwrap();
+    let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    let c: Collection<F32<8>, ()> = store.create_collection("c", config).unwrap();
+    let mut rng = StdRng::seed_from_u64(41);
+    // Clustered points: 60 centres, 100 points each.
+    let centres: Vec<Vec<f32>> = (0..60)
+        .map(|_| (0..8).map(|_| rng.random_range(-10.0..10.0)).collect())
+        .collect();
+    let rows: Vec<Vec<f32>> = (0..6_000)
+        .map(|i| {
+            centres[i % 60]
+                .iter()
+                .map(|x| x + rng.random_range(-1.0f32..1.0))
+                .collect()
+        })
+        .collect();
+    let mut batch = c.batch();
+    for (id, row) in rows.iter().enumerate() {
+        batch.upsert(id as u64, row, &()).unwrap();
+    }
+    c.commit(batch, Durability::None).unwrap();
+
+    let k = 10;
+    let mut ids: Vec<u64> = (0..6_000).collect();
+    for share in [0.5, 0.1, 0.01] {
+        ids.shuffle(&mut rng);
+        let mut allowed: Vec<u64> = ids[..(6_000.0 * share) as usize].to_vec();
+        // Unsorted on purpose: the planner must not need a sorted list.
+        allowed.reverse();
+        let allowed_set: BTreeSet<u64> = allowed.iter().copied().collect();
+        let filter = quiver::vector::Filter::ids(&allowed);
+        let mut overlap = 0usize;
+        for q in 0..100 {
+            let query: Vec<f32> = rows[q * 37 % 6_000]
+                .iter()
+                .map(|x| x + rng.random_range(-0.5f32..0.5))
+                .collect();
+            let hits = c.search_filtered(&query, k, &filter).unwrap();
+            assert_eq!(
+                hits.len(),
+                k,
+                "share {share}: k results when k rows are allowed"
+            );
+            assert!(
+                hits.iter().all(|h| allowed_set.contains(&h.id)),
+                "share {share}: a rejected id came back"
+            );
+            // The exact filtered answer: every allowed row scored.
+            let mut exact: Vec<(f32, u64)> = allowed
+                .iter()
+                .map(|&id| {
+                    let d: f32 = rows[id as usize]
+                        .iter()
+                        .zip(&query)
+                        .map(|(a, b)| (a - b) * (a - b))
+                        .sum();
+                    (d, id)
+                })
+                .collect();
+            exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let truth: BTreeSet<u64> = exact[..k].iter().map(|e| e.1).collect();
+            overlap += hits.iter().filter(|h| truth.contains(&h.id)).count();
+        }
+        let recall = overlap as f64 / (100 * k) as f64;
+        eprintln!("share {share}: filtered recall@{k} {recall:.4}");
+        assert!(recall >= 0.95, "share {share}: filtered recall {recall}");
+    }
+}

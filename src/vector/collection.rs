@@ -1,6 +1,7 @@
 //! A typed handle to one collection: writes, point reads, exact search and the second lookup.
 
 use crate::error::{Error, Result};
+use crate::vector::ann::plan::{self, AllowList};
 use crate::vector::ann::{AnnIndex, IndexStats};
 use crate::vector::batch::WriteBatch;
 use crate::vector::config::StoredConfig;
@@ -409,6 +410,10 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// The `k` nearest items among those `filter` allows. Returns k hits whenever at least k
     /// items match.
     ///
+    /// On a collection with an approximate index, an id allow-list that admits many items (at
+    /// least 10% of them and 2,000) is searched through the index, walking rejected items without
+    /// returning them; narrower allow-lists and predicates scan the admitted items exactly.
+    ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
     /// # let dir = tempfile::tempdir().unwrap();
@@ -449,11 +454,31 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         k: usize,
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
-        if filter.predicate.is_none() && filter.ids.is_none() {
+        if filter.predicate.is_none() {
             let index = self.shared.ann.read().clone();
             if let Some(index) = index {
                 let ef = index.config.ef_search;
-                return self.approximate_batch(&index, queries, k, ef);
+                match filter.ids {
+                    None => return self.approximate_batch(&index, queries, k, ef, None),
+                    Some(ids) if plan::use_graph(ids.len(), index.live_count()) => {
+                        let allow = AllowList::new(ids);
+                        let results =
+                            self.approximate_batch(&index, queries, k, ef, Some(&allow))?;
+                        // At least k rows are allowed here (the planner wants thousands), so
+                        // a short answer means the walk ran out: redo those queries exactly.
+                        return results
+                            .into_iter()
+                            .zip(queries)
+                            .map(|(hits, query)| match hits.len() < k {
+                                true => self
+                                    .exact_batch(&[query], k, filter)
+                                    .map(|mut r| r.pop().unwrap_or_default()),
+                                false => Ok(hits),
+                            })
+                            .collect();
+                    }
+                    Some(_) => {}
+                }
             }
         }
         self.exact_batch(queries, k, filter)
@@ -501,7 +526,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             self.shared.check_live()?;
             return Err(Error::NoIndex(self.shared.name.to_string()));
         };
-        let mut results = self.approximate_batch(&index, &[query], k, ef)?;
+        let mut results = self.approximate_batch(&index, &[query], k, ef, None)?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -529,6 +554,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         queries: &[&[f32]],
         k: usize,
         ef: usize,
+        allow: Option<&AllowList<'_>>,
     ) -> Result<Vec<Vec<Hit>>> {
         self.shared.check_live()?;
         let config = &self.shared.config;
@@ -536,8 +562,11 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             check_vector(query, config.dim, V::ELEMENT, config.metric)?;
         }
         let search = |query: &&[f32]| {
-            index
-                .search(query, k, ef)
+            let found = match allow {
+                None => index.search(query, k, ef),
+                Some(allow) => index.search_where(query, k, ef, |id| allow.contains(id)),
+            };
+            found
                 .into_iter()
                 .map(|(distance, id)| Hit {
                     collection: self.shared.name.clone(),

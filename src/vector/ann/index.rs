@@ -119,14 +119,30 @@ impl AnnIndex {
         }
     }
 
+    /// Live items.
+    pub fn live_count(&self) -> usize {
+        self.len() - self.dead_count
+    }
+
     /// The approximately `k` nearest live items to `query`: `(distance, id)`, nearest first.
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(f32, u64)> {
+        self.search_where(query, k, ef, |_| true)
+    }
+
+    /// Like [`search`](Self::search), among the live items whose id `allowed` accepts.
+    pub fn search_where(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        allowed: impl Fn(u64) -> bool,
+    ) -> Vec<(f32, u64)> {
         let prepared = PreparedQuery::new(query.to_vec());
         let scorer = QueryScorer {
             space: self.space(),
             query: &prepared,
         };
-        let live = |node: u32| !self.is_dead(node);
+        let live = |node: u32| !self.is_dead(node) && allowed(self.id(node));
         VISITED.with(|visited| {
             let mut visited = visited.borrow_mut();
             search_allowed(&self.graph, k, ef, &scorer, &live, &mut visited)

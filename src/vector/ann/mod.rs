@@ -19,11 +19,16 @@
 //! deletes, links the new nodes (in parallel for large batches), writes the changed node
 //! records into its transaction, and publishes the clone after the commit. Readers keep the
 //! version they started with. Dead nodes are compacted away once they are a quarter of the graph.
+//!
+//! **Filters** (`plan.rs`): an id allow-list that admits many rows is searched through the graph,
+//! walking rejected nodes without returning them; one that admits few rows, and every predicate
+//! filter, is searched by an exact scan of the rows it admits.
 
 mod config;
 mod index;
 mod load;
 mod node;
+pub(crate) mod plan;
 mod space;
 mod update;
 mod vectors;
