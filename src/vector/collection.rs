@@ -454,31 +454,19 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         k: usize,
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
-        if filter.predicate.is_none() {
-            let index = self.shared.ann.read().clone();
-            if let Some(index) = index {
-                let ef = index.config.ef_search;
-                match filter.ids {
-                    None => return self.approximate_batch(&index, queries, k, ef, None),
-                    Some(ids) if plan::use_graph(ids.len(), index.live_count()) => {
-                        let allow = AllowList::new(ids);
-                        let results =
-                            self.approximate_batch(&index, queries, k, ef, Some(&allow))?;
-                        // At least k rows are allowed here (the planner wants thousands), so
-                        // a short answer means the walk ran out: redo those queries exactly.
-                        return results
-                            .into_iter()
-                            .zip(queries)
-                            .map(|(hits, query)| match hits.len() < k {
-                                true => self
-                                    .exact_batch(&[query], k, filter)
-                                    .map(|mut r| r.pop().unwrap_or_default()),
-                                false => Ok(hits),
-                            })
-                            .collect();
-                    }
-                    Some(_) => {}
+        // Predicate filters need each item's record, which the graph does not hold: exact scan.
+        let index = match filter.predicate {
+            None => self.shared.ann.read().clone(),
+            Some(_) => None,
+        };
+        if let Some(index) = index {
+            let ef = index.config.ef_search;
+            match filter.ids {
+                None => return self.approximate_batch(&index, queries, k, ef, None),
+                Some(ids) if plan::use_graph(ids.len(), index.live_count()) => {
+                    return self.graph_batch_allowing(&index, queries, k, ids, filter);
                 }
+                Some(_) => {}
             }
         }
         self.exact_batch(queries, k, filter)
@@ -546,6 +534,33 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn index_stats(&self) -> Option<IndexStats> {
         self.shared.ann.read().as_ref().map(|index| index.stats())
+    }
+
+    /// Graph searches among the items of the allow-list `ids`. At least k items are allowed
+    /// here (the planner wants thousands), so an answer short of k means the walk ran out: that
+    /// query is redone by the exact scan.
+    fn graph_batch_allowing(
+        &self,
+        index: &AnnIndex,
+        queries: &[&[f32]],
+        k: usize,
+        ids: &[u64],
+        filter: &Filter<'_, M>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let allow = AllowList::new(ids);
+        let ef = index.config.ef_search;
+        let results = self.approximate_batch(index, queries, k, ef, Some(&allow))?;
+        results
+            .into_iter()
+            .zip(queries)
+            .map(|(hits, query)| {
+                if hits.len() >= k {
+                    return Ok(hits);
+                }
+                let mut exact = self.exact_batch(&[query], k, filter)?;
+                Ok(exact.pop().unwrap_or_default())
+            })
+            .collect()
     }
 
     fn approximate_batch(

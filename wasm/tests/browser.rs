@@ -5,7 +5,7 @@
 use quiver::io::opfs::{open_database, remove_database};
 use quiver::vector::Store;
 use quiver::{Builder, Error};
-use quiver_wasm::dynamic;
+use quiver_wasm::dynamic::{self, DynCollection};
 use quiver_wasm::js::QuiverStore;
 use quiver_wasm::workload::{self, load_parity_data, parity_queries};
 use wasm_bindgen::JsValue;
@@ -17,6 +17,14 @@ async fn fresh(name: &str) -> Store {
     remove_database(name).await.expect("remove old files");
     let db = open_database(&Builder::new(), name).await.expect("open");
     Store::builder().open_database(db).expect("store")
+}
+
+/// Closes `store` (after its collection handle) and deletes its files, so the next run of the
+/// suite starts clean.
+async fn close_and_remove(collection: Box<dyn DynCollection>, store: Store, name: &str) {
+    drop(collection);
+    store.close().expect("close");
+    remove_database(name).await.expect("remove files");
 }
 
 async fn reopen(name: &str) -> Store {
@@ -59,9 +67,7 @@ async fn write_close_reopen_read_back() {
     // A stored vector is its own nearest neighbour.
     let found = docs.search(&vectors[42 * 8..43 * 8], 1, None).unwrap();
     assert_eq!(found[0].id, 42);
-    drop(docs);
-    store.close().unwrap();
-    remove_database(name).await.unwrap();
+    close_and_remove(docs, store, name).await;
 }
 
 /// The expected results, computed natively by `tests/parity.rs` (which checks them against the
@@ -94,9 +100,7 @@ async fn search_equals_native_result() {
             assert_eq!(got.record, workload::record(got.id));
         }
     }
-    drop(parity);
-    store.close().unwrap();
-    remove_database(name).await.unwrap();
+    close_and_remove(parity, store, name).await;
 }
 
 #[wasm_bindgen_test]
@@ -131,9 +135,7 @@ async fn crash_recovers_every_acknowledged_commit() {
         assert_eq!(vector, vectors[i * 4..(i + 1) * 4].to_vec());
         assert_eq!(record, workload::record(id));
     }
-    drop(docs);
-    store.close().unwrap();
-    remove_database(name).await.unwrap();
+    close_and_remove(docs, store, name).await;
 }
 
 #[wasm_bindgen_test]
@@ -259,9 +261,7 @@ async fn approximate_index_builds_and_reloads_on_one_thread() {
     assert_eq!(docs.len(), 600);
     let found = docs.search(&vectors[7 * 16..8 * 16], 3, None).unwrap();
     assert_eq!(found[0].id, 7);
-    drop(docs);
-    store.close().unwrap();
-    remove_database(name).await.unwrap();
+    close_and_remove(docs, store, name).await;
 }
 
 /// The simd128 kernels (the ones searches use here) against an f64 reference, at every length

@@ -33,16 +33,18 @@ try {
   page.on("console", (message) => console.log(`page: ${message.text()}`));
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
   const url = `http://localhost:${port}/`;
-  const countIs = (n) => page.waitForFunction(
-    (n) => document.getElementById("status").dataset.count === String(n), n, { timeout: 60_000 });
+  // The page disables its buttons while the worker is busy; once they are enabled again the
+  // status shows the store's count (or an error).
+  const settledCount = async () => {
+    await page.waitForSelector("#insert:not([disabled])", { timeout: 60_000 });
+    return Number(await page.getAttribute("#status", "data-count"));
+  };
 
   await page.goto(url);
-  await countIs(0);
-  check(true, "the page opened an empty store");
+  check((await settledCount()) === 0, "the page opened an empty store");
 
   await page.click("#insert");
-  await countIs(300);
-  check(true, "300 notes inserted");
+  check((await settledCount()) === 300, "300 notes inserted");
 
   await page.click("#search");
   await page.waitForSelector("#results li");
@@ -51,8 +53,7 @@ try {
 
   // A reload kills the worker without closing the store: the next open replays the log.
   await page.reload();
-  await countIs(300);
-  check(true, "the 300 notes are still there after a reload");
+  check((await settledCount()) === 300, "the 300 notes are still there after a reload");
   await page.click("#search");
   await page.waitForSelector("#results li");
   first = await page.locator("#results li").first();
