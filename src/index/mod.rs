@@ -9,3 +9,4 @@
 
 pub(crate) mod chunked;
 pub mod hnsw;
+pub(crate) mod prefetch;

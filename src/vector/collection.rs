@@ -1,7 +1,8 @@
 //! A typed handle to one collection: writes, point reads, exact search and the second lookup.
 
 use crate::error::{Error, Result};
-use crate::vector::ann::plan::{self, AllowList};
+use crate::vector::ann::allow::{AllowList, NodeFilter};
+use crate::vector::ann::plan::{self, Route};
 use crate::vector::ann::{AnnIndex, IndexStats};
 use crate::vector::batch::WriteBatch;
 use crate::vector::config::StoredConfig;
@@ -410,9 +411,12 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// The `k` nearest items among those `filter` allows. Returns k hits whenever at least k
     /// items match.
     ///
-    /// On a collection with an approximate index, an id allow-list that admits many items (at
-    /// least 10% of them and 2,000) is searched through the index, walking rejected items without
-    /// returning them; narrower allow-lists and predicates scan the admitted items exactly.
+    /// On a collection with an approximate index, an id allow-list is searched through the
+    /// index: one admitting at least 40% of the items by the usual walk (rejected items are
+    /// walked through, never returned), one admitting 6-40% (and 2,000) by a walk that scores
+    /// only admitted items, one admitting fewer by an exact scan of the admitted items. The
+    /// allow-list's preparation is cached for the last few lists, so repeating a filter is
+    /// cheaper than a new one. Predicate filters scan the admitted items exactly.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
@@ -459,17 +463,14 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             None => self.shared.ann.read().clone(),
             Some(_) => None,
         };
-        if let Some(index) = index {
-            let ef = index.config.ef_search;
-            match filter.ids {
-                None => return self.approximate_batch(&index, queries, k, ef, None),
-                Some(ids) if plan::use_graph(ids.len(), index.live_count()) => {
-                    return self.graph_batch_allowing(&index, queries, k, ids, filter);
-                }
-                Some(_) => {}
+        match (index, filter.ids) {
+            (Some(index), None) => {
+                let ef = index.config.ef_search;
+                self.index_batch(queries, |query| index.search(query, k, ef))
             }
+            (Some(index), Some(ids)) => self.index_batch_allowing(&index, queries, k, ids, filter),
+            (None, _) => self.exact_batch(queries, k, filter),
         }
-        self.exact_batch(queries, k, filter)
     }
 
     /// The `k` nearest items by an exact scan of every vector, even when the collection has an
@@ -514,7 +515,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             self.shared.check_live()?;
             return Err(Error::NoIndex(self.shared.name.to_string()));
         };
-        let mut results = self.approximate_batch(&index, &[query], k, ef, None)?;
+        let mut results = self.index_batch(&[query], |query| index.search(query, k, ef))?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -536,40 +537,71 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         self.shared.ann.read().as_ref().map(|index| index.stats())
     }
 
-    /// Graph searches among the items of the allow-list `ids`. At least k items are allowed
-    /// here (the planner wants thousands), so an answer short of k means the walk ran out: that
-    /// query is redone by the exact scan.
-    fn graph_batch_allowing(
+    /// Searches among the items of the allow-list `ids` through the index, by the route the
+    /// planner picks for the share of items allowed ([`plan`]). The allow-list is prepared once
+    /// per index version and list (the collection's [`FilterCache`]). A walk that comes back
+    /// short of k while k items are allowed is redone exactly, so k results come back whenever
+    /// k match.
+    ///
+    /// [`FilterCache`]: crate::vector::ann::filter_cache::FilterCache
+    fn index_batch_allowing(
         &self,
-        index: &AnnIndex,
+        index: &Arc<AnnIndex>,
         queries: &[&[f32]],
         k: usize,
         ids: &[u64],
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
-        let allow = AllowList::new(ids);
+        let cache = &self.shared.filter_cache;
+        let allow;
+        let nodes = match cache.get(index, ids) {
+            Some(words) => NodeFilter::Nodes { words },
+            None => {
+                allow = AllowList::new(ids);
+                let nodes = NodeFilter::new(index, &allow);
+                if let NodeFilter::Nodes { words } = &nodes {
+                    cache.insert(index, ids, words.clone());
+                }
+                nodes
+            }
+        };
+        let accepted = nodes.accepted();
+        let route = plan::route(accepted, index.live_count());
         let ef = index.config.ef_search;
-        let results = self.approximate_batch(index, queries, k, ef, Some(&allow))?;
+        let results = match (route, &nodes) {
+            (Route::Scan, NodeFilter::Nodes { words }) => {
+                return self.index_batch(queries, |query| index.scan_where(query, k, words));
+            }
+            // Without a node bitset the accepted nodes are not listed: scan the mirror.
+            (Route::Scan, NodeFilter::Ids { .. }) => return self.exact_batch(queries, k, filter),
+            (walk, _) => self.index_batch(queries, |query| {
+                index.search_where(query, k, ef, &nodes, walk)
+            })?,
+        };
         results
             .into_iter()
             .zip(queries)
             .map(|(hits, query)| {
-                if hits.len() >= k {
+                if hits.len() >= k.min(accepted) {
                     return Ok(hits);
                 }
-                let mut exact = self.exact_batch(&[query], k, filter)?;
+                let mut exact = match &nodes {
+                    NodeFilter::Nodes { words } => {
+                        self.index_batch(&[query], |query| index.scan_where(query, k, words))?
+                    }
+                    NodeFilter::Ids { .. } => self.exact_batch(&[query], k, filter)?,
+                };
                 Ok(exact.pop().unwrap_or_default())
             })
             .collect()
     }
 
-    fn approximate_batch(
+    /// Runs `search` (a search of the index, giving `(distance, id)` nearest first) for each
+    /// query, in parallel for a batch, after checking the queries.
+    fn index_batch(
         &self,
-        index: &AnnIndex,
         queries: &[&[f32]],
-        k: usize,
-        ef: usize,
-        allow: Option<&AllowList<'_>>,
+        search: impl Fn(&[f32]) -> Vec<(f32, u64)> + Sync,
     ) -> Result<Vec<Vec<Hit>>> {
         self.shared.check_live()?;
         let config = &self.shared.config;
@@ -577,11 +609,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             check_vector(query, config.dim, V::ELEMENT, config.metric)?;
         }
         let search = |query: &&[f32]| {
-            let found = match allow {
-                None => index.search(query, k, ef),
-                Some(allow) => index.search_where(query, k, ef, |id| allow.contains(id)),
-            };
-            found
+            search(query)
                 .into_iter()
                 .map(|(distance, id)| Hit {
                     collection: self.shared.name.clone(),

@@ -5,6 +5,7 @@
 use crate::cf::column_family::ColumnFamily;
 use crate::error::{Error, Result};
 use crate::vector::ann::AnnIndex;
+use crate::vector::ann::filter_cache::FilterCache;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
 use crate::vector::mirror::Mirror;
@@ -26,6 +27,8 @@ pub(crate) struct CollectionShared {
     /// The published approximate index, if the collection has one (loaded with the mirror).
     /// Searches clone the `Arc` and search that version; commits replace it.
     pub ann: RwLock<Option<Arc<AnnIndex>>>,
+    /// Allow-lists recently prepared for graph walks (see [`FilterCache`]).
+    pub filter_cache: FilterCache,
     /// Highest change sequence number committed (any durability).
     pub committed_seq: AtomicU64,
     /// Highest change sequence number known to be durable.
@@ -70,6 +73,7 @@ impl CollectionShared {
             }),
             mirror: RwLock::new(None),
             ann: RwLock::new(None),
+            filter_cache: FilterCache::default(),
             committed_seq: AtomicU64::new(committed),
             durable_seq: AtomicU64::new(committed),
             trim_upto: AtomicU64::new(0),

@@ -41,9 +41,9 @@ impl Graph {
     pub fn new(params: HnswParams) -> Graph {
         Graph {
             params,
-            layer0: Chunked::new((params.max_degree0() + 1) * NODES_PER_CHUNK),
-            levels: Chunked::new(NODES_PER_CHUNK),
-            upper: Chunked::new(NODES_PER_CHUNK),
+            layer0: Chunked::new(params.max_degree0() + 1, NODES_PER_CHUNK),
+            levels: Chunked::new(1, NODES_PER_CHUNK),
+            upper: Chunked::new(1, NODES_PER_CHUNK),
             entry: None,
             changed: None,
         }
@@ -113,10 +113,6 @@ impl Graph {
         self.entry.map_or(0, |(_, level)| level)
     }
 
-    fn stride0(&self) -> usize {
-        self.params.max_degree0() + 1
-    }
-
     fn stride(&self) -> usize {
         self.params.max_degree() + 1
     }
@@ -124,7 +120,7 @@ impl Graph {
     /// Appends a node with no neighbours at `level`; returns its number.
     pub fn add_node(&mut self, level: u8) -> u32 {
         let node = self.levels.len() as u32;
-        self.layer0.extend_with(self.stride0(), 0);
+        self.layer0.extend_with(1, 0);
         self.levels.extend_with(1, level);
         self.upper
             .extend_with(1, vec![0; usize::from(level) * self.stride()]);
@@ -145,8 +141,7 @@ impl Graph {
     fn list(&self, node: u32, level: u8) -> Option<&[u32]> {
         let node = node as usize;
         if level == 0 {
-            self.layer0
-                .slice(node.checked_mul(self.stride0())?, self.stride0())
+            self.layer0.record(node)
         } else {
             let start = usize::from(level - 1) * self.stride();
             self.upper.get(node)?.get(start..start + self.stride())
@@ -156,13 +151,12 @@ impl Graph {
     fn list_mut(&mut self, node: u32, level: u8) -> Option<&mut [u32]> {
         let node = node as usize;
         if level == 0 {
-            let stride = self.stride0();
-            self.layer0.slice_mut(node.checked_mul(stride)?, stride)
+            self.layer0.record_mut(node)
         } else {
             let stride = self.stride();
             let start = usize::from(level - 1) * stride;
             self.upper
-                .slice_mut(node, 1)?
+                .record_mut(node)?
                 .first_mut()?
                 .get_mut(start..start + stride)
         }
@@ -176,6 +170,14 @@ impl Graph {
                 &list[1..=count]
             }
             None => &[],
+        }
+    }
+
+    /// Hints that the level-0 list of `node` is about to be read.
+    #[inline]
+    pub fn prefetch_neighbours(&self, node: u32) {
+        if let Some(list) = self.layer0.record(node as usize) {
+            crate::index::prefetch::prefetch(list, 3);
         }
     }
 

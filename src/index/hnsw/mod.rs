@@ -37,6 +37,6 @@ pub use build::{build, extend};
 pub use graph::Graph;
 pub use insert::insert;
 pub use params::HnswParams;
-pub use search::{Neighbour, Scorer, search, search_allowed};
+pub use search::{Neighbour, NodeTest, Scorer, search, search_allowed, search_two_hop};
 pub use space::{DenseSpace, Space};
 pub use visited::Visited;

@@ -51,6 +51,26 @@ impl<F: Fn(u32) -> f32> Scorer for F {
     }
 }
 
+/// Which nodes a filtered search may return. Closures `Fn(u32) -> bool` are node tests; a test
+/// that reads per-node data (an item id, a flag) also implements
+/// [`prefetch`](NodeTest::prefetch), so the walk can ask for that data for a whole neighbour
+/// list before it tests the nodes one by one.
+pub trait NodeTest {
+    /// Whether `node` may be returned.
+    fn accepts(&self, node: u32) -> bool;
+
+    /// Hints that `node` is about to be tested (default: nothing).
+    #[inline]
+    fn prefetch(&self, _node: u32) {}
+}
+
+impl<F: Fn(u32) -> bool> NodeTest for F {
+    #[inline]
+    fn accepts(&self, node: u32) -> bool {
+        self(node)
+    }
+}
+
 /// Greedy descent on `level`: moves to a nearer neighbour while there is one.
 pub(crate) fn greedy(
     graph: &Graph,
@@ -149,6 +169,103 @@ fn best_first(
     nearest.into_sorted_vec()
 }
 
+/// Best-first search on level 0 that scores only the nodes `accept` allows: a neighbour that
+/// `accept` rejects is not scored but stands in for its own neighbours (two hops, as in ACORN by
+/// Patel et al., 2024), and each expansion scores at most `cap` new accepted nodes, direct
+/// neighbours first. The walk thus moves over the subgraph of accepted nodes at about the cost of
+/// an unfiltered walk, instead of scoring every rejected node on its way; returns the `ef`
+/// nearest accepted nodes, nearest first.
+fn best_first_two_hop(
+    graph: &Graph,
+    entry: Neighbour,
+    ef: usize,
+    scorer: &impl Scorer,
+    accept: &impl NodeTest,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    let ef = ef.max(1);
+    let cap = graph.max_degree(0).clamp(1, BATCH);
+    visited.start(graph.len());
+    let mut candidates: BinaryHeap<Reverse<Neighbour>> = BinaryHeap::with_capacity(ef * 2);
+    let mut nearest: BinaryHeap<Neighbour> = BinaryHeap::with_capacity(ef + 1);
+    visited.insert(entry.node);
+    candidates.push(Reverse(entry));
+    if accept.accepts(entry.node) {
+        nearest.push(entry);
+    }
+    let mut fresh = [0u32; BATCH];
+    let mut rejected = [0u32; BATCH];
+    while let Some(Reverse(candidate)) = candidates.pop() {
+        let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
+        if candidate.distance > worst && nearest.len() >= ef {
+            break;
+        }
+        // Direct neighbours: the accepted ones are scored, the rejected ones are set aside.
+        let mut count = 0;
+        let mut detours = 0;
+        let direct = graph.neighbours(candidate.node, 0);
+        for &next in direct.iter().take(BATCH) {
+            accept.prefetch(next);
+        }
+        for &next in direct.iter().take(BATCH) {
+            if count == cap || !visited.insert(next) {
+                continue;
+            }
+            if accept.accepts(next) {
+                fresh[count] = next;
+                count += 1;
+                scorer.prefetch(next);
+            } else {
+                rejected[detours] = next;
+                detours += 1;
+            }
+        }
+        // Second hop: the accepted neighbours of rejected neighbours, until the cap. The lists
+        // are requested together, and each list's nodes' test data before the tests.
+        if count < cap {
+            for &through in &rejected[..detours] {
+                graph.prefetch_neighbours(through);
+            }
+        }
+        'detours: for &through in &rejected[..detours] {
+            if count == cap {
+                break;
+            }
+            let second = graph.neighbours(through, 0);
+            for &next in second {
+                visited.prefetch(next);
+                accept.prefetch(next);
+            }
+            for &next in second {
+                if count == cap {
+                    break 'detours;
+                }
+                if !visited.contains(next) && accept.accepts(next) && visited.insert(next) {
+                    fresh[count] = next;
+                    count += 1;
+                    scorer.prefetch(next);
+                }
+            }
+        }
+        for &next in &fresh[..count] {
+            let d = scorer.distance(next);
+            let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
+            if nearest.len() < ef || d < worst {
+                let found = Neighbour {
+                    distance: d,
+                    node: next,
+                };
+                candidates.push(Reverse(found));
+                nearest.push(found);
+                if nearest.len() > ef {
+                    nearest.pop();
+                }
+            }
+        }
+    }
+    nearest.into_sorted_vec()
+}
+
 /// Best-first search on `level` from `entries`, keeping the `ef` nearest seen; returns them
 /// nearest first.
 pub(crate) fn search_level(
@@ -229,6 +346,42 @@ pub fn search_allowed(
         return Vec::new();
     };
     let mut found = best_first(graph, &[start], ef.max(k), 0, scorer, allowed, visited);
+    found.truncate(k);
+    found
+}
+
+/// Like [`search_allowed`], for filters that reject many nodes: only accepted nodes are scored,
+/// and a rejected neighbour is walked through to its own accepted neighbours (two hops, capped
+/// at a level-0 list's length per expansion), so the cost stays close to an unfiltered search's
+/// as the accepted share falls, where [`search_allowed`] scores about `1/share` times as many
+/// nodes. The accepted nodes must be reachable in two hops of one another for the walk to find
+/// them: with very few accepted nodes it can come back short of `k` (an exact scan is the answer
+/// there).
+///
+/// ```
+/// use quiver::index::hnsw::{build, search_two_hop, DenseSpace, HnswParams, Visited};
+/// use quiver::vector::Metric;
+/// let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+/// let space = DenseSpace::new(data, 1, Metric::L2);
+/// let graph = build(HnswParams::default(), &space, 1000);
+/// let mut visited = Visited::new(1000);
+/// let tens = |n: u32| n % 10 == 0;
+/// let hits = search_two_hop(&graph, 3, 10, &|n| space.distance_to(&[412.0], n), &tens, &mut visited);
+/// let nodes: Vec<u32> = hits.iter().map(|h| h.node).collect();
+/// assert_eq!(nodes, vec![410, 420, 400]);
+/// ```
+pub fn search_two_hop(
+    graph: &Graph,
+    k: usize,
+    ef: usize,
+    scorer: &impl Scorer,
+    allowed: &impl NodeTest,
+    visited: &mut Visited,
+) -> Vec<Neighbour> {
+    let Some(start) = descend(graph, scorer) else {
+        return Vec::new();
+    };
+    let mut found = best_first_two_hop(graph, start, ef.max(k), scorer, allowed, visited);
     found.truncate(k);
     found
 }

@@ -3,12 +3,16 @@
 //! next version while searches read the published one.
 
 use crate::index::chunked::Chunked;
-use crate::index::hnsw::{Graph, Visited, search_allowed};
+use crate::index::hnsw::NodeTest;
+use crate::index::hnsw::{Graph, Neighbour, Visited, search_allowed, search_two_hop};
+use crate::vector::ann::allow::NodeFilter;
 use crate::vector::ann::config::{AnnConfig, AnnMeta};
+use crate::vector::ann::plan::Route;
 use crate::vector::ann::space::{NodeSpace, PreparedQuery, QueryScorer};
 use crate::vector::ann::vectors::NodeVectors;
 use crate::vector::element::Element;
 use crate::vector::metric::Metric;
+use crate::vector::topk::{Candidate, TopK};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -48,6 +52,21 @@ pub(crate) struct AnnIndex {
     pub load_time: Duration,
 }
 
+/// The positions of the set bits of a bitset, in order.
+fn set_bits(words: &[u64]) -> impl Iterator<Item = u32> + '_ {
+    words.iter().enumerate().flat_map(|(w, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
+            }
+            let bit = rest.trailing_zeros();
+            rest &= rest - 1;
+            Some((w * 64) as u32 + bit)
+        })
+    })
+}
+
 thread_local! {
     /// Each search thread's visited marks, reused across searches.
     static VISITED: RefCell<Visited> = RefCell::new(Visited::new(0));
@@ -67,8 +86,8 @@ impl AnnIndex {
             metric,
             graph: Graph::new(config.hnsw(seed)),
             vectors: NodeVectors::new(element, dim),
-            ids: Chunked::new(NODES_PER_CHUNK),
-            dead: Chunked::new(NODES_PER_CHUNK),
+            ids: Chunked::new(1, NODES_PER_CHUNK),
+            dead: Chunked::new(1, NODES_PER_CHUNK),
             dead_count: 0,
             load_time: Duration::ZERO,
         }
@@ -78,12 +97,22 @@ impl AnnIndex {
         self.vectors.len()
     }
 
+    #[inline]
     pub fn is_dead(&self, node: u32) -> bool {
         self.dead.get(node as usize).copied().unwrap_or(true)
     }
 
+    #[inline]
     pub fn id(&self, node: u32) -> u64 {
         self.ids.get(node as usize).copied().unwrap_or(u64::MAX)
+    }
+
+    /// Hints that `node`'s item id is about to be read.
+    #[inline]
+    pub fn prefetch_id(&self, node: u32) {
+        if let Some(id) = self.ids.record(node as usize) {
+            crate::index::prefetch::prefetch(id, 1);
+        }
     }
 
     /// Appends an unlinked node for item `id` with vector `stored`.
@@ -100,6 +129,12 @@ impl AnnIndex {
             self.dead.set(node as usize, true);
             self.dead_count += 1;
         }
+    }
+
+    /// The nodes' item ids and dead flags in node order, [`NODES_PER_CHUNK`] nodes at a time
+    /// (the last chunk may be shorter).
+    pub fn id_chunks(&self) -> impl Iterator<Item = (&[u64], &[bool])> + '_ {
+        self.ids.chunks().zip(self.dead.chunks())
     }
 
     pub fn meta(&self) -> AnnMeta {
@@ -125,27 +160,77 @@ impl AnnIndex {
     }
 
     /// The approximately `k` nearest live items to `query`: `(distance, id)`, nearest first.
+    /// Dead nodes are walked through (scored) like live ones: they are a bounded share of the
+    /// graph and keep it connected.
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(f32, u64)> {
-        self.search_where(query, k, ef, |_| true)
+        let live = |node: u32| !self.is_dead(node);
+        self.walk(query, |scorer, visited| {
+            search_allowed(&self.graph, k, ef, scorer, &live, visited)
+        })
     }
 
-    /// Like [`search`](Self::search), among the live items whose id `allowed` accepts.
+    /// Like [`search`](Self::search), among the nodes `filter` accepts (prepared for this
+    /// index), by a walk of the kind `route` names ([`Route::Scan`] is not a walk: see
+    /// [`scan_where`](Self::scan_where)).
     pub fn search_where(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
-        allowed: impl Fn(u64) -> bool,
+        filter: &NodeFilter<'_>,
+        route: Route,
+    ) -> Vec<(f32, u64)> {
+        self.walk(query, |scorer, visited| match route {
+            Route::Plain | Route::Scan => {
+                let accept = |node: u32| filter.accepts(node);
+                search_allowed(&self.graph, k, ef, scorer, &accept, visited)
+            }
+            Route::TwoHop => search_two_hop(&self.graph, k, ef, scorer, filter, visited),
+        })
+    }
+
+    /// The exact `k` nearest of the nodes set in `nodes` (a node bitset, see [`NodeFilter`]):
+    /// `(distance, id)`, nearest first. One distance per accepted node, computed from the
+    /// index's row-major vectors with the next rows prefetched.
+    pub fn scan_where(&self, query: &[f32], k: usize, nodes: &[u64]) -> Vec<(f32, u64)> {
+        /// Rows requested ahead of the one being scored.
+        const AHEAD: usize = 8;
+        let prepared = PreparedQuery::new(query.to_vec());
+        let space = self.space();
+        let accepted: Vec<u32> = set_bits(nodes)
+            .filter(|&n| (n as usize) < self.len())
+            .collect();
+        let mut best = TopK::new(k);
+        for (i, &node) in accepted.iter().enumerate() {
+            if let Some(&ahead) = accepted.get(i + AHEAD) {
+                space.vectors.prefetch(ahead);
+            }
+            best.push(Candidate {
+                distance: space.distance(&prepared, node),
+                source: 0,
+                id: self.id(node),
+            });
+        }
+        best.into_sorted()
+            .into_iter()
+            .map(|c| (c.distance, c.id))
+            .collect()
+    }
+
+    /// Runs `search` with a scorer for `query` and this thread's visited marks, and turns its
+    /// nodes into `(distance, id)`.
+    fn walk(
+        &self,
+        query: &[f32],
+        search: impl FnOnce(&QueryScorer<'_>, &mut Visited) -> Vec<Neighbour>,
     ) -> Vec<(f32, u64)> {
         let prepared = PreparedQuery::new(query.to_vec());
         let scorer = QueryScorer {
             space: self.space(),
             query: &prepared,
         };
-        let live = |node: u32| !self.is_dead(node) && allowed(self.id(node));
         VISITED.with(|visited| {
-            let mut visited = visited.borrow_mut();
-            search_allowed(&self.graph, k, ef, &scorer, &live, &mut visited)
+            search(&scorer, &mut visited.borrow_mut())
                 .into_iter()
                 .map(|n| (n.distance, self.id(n.node)))
                 .collect()

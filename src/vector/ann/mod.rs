@@ -20,11 +20,15 @@
 //! records into its transaction, and publishes the clone after the commit. Readers keep the
 //! version they started with. Dead nodes are compacted away once they are a quarter of the graph.
 //!
-//! **Filters** (`plan.rs`): an id allow-list that admits many rows is searched through the graph,
-//! walking rejected nodes without returning them; one that admits few rows, and every predicate
-//! filter, is searched by an exact scan of the rows it admits.
+//! **Filters** (`plan.rs`, `allow.rs`, `filter_cache.rs`): an id allow-list is turned into the
+//! set of graph nodes it admits (a bitset, cached per index version for repeated filters), and
+//! the planner picks by the share admitted: the plain walk for most items, a two-hop walk that
+//! scores only admitted nodes for a middle range, and an exact scan of the admitted nodes'
+//! vectors for few. Predicate filters scan the rows that pass.
 
+pub(crate) mod allow;
 mod config;
+pub(crate) mod filter_cache;
 mod index;
 mod load;
 mod node;

@@ -16,9 +16,8 @@ const ROWS_PER_CHUNK: usize = 256;
 pub(crate) struct NodeVectors {
     element: Element,
     dim: usize,
-    /// Bytes per row, a multiple of 4 so that rows stay aligned for f32 and f16 reads.
-    row_bytes: usize,
-    /// Rows as little-endian `u32` words (byte-level views are taken with bytemuck).
+    /// Rows as little-endian `u32` words, one record per row (a whole number of words, so rows
+    /// stay aligned for f32 and f16 reads; byte-level views are taken with bytemuck).
     words: Chunked<u32>,
     /// Squared norm of each row.
     norms: Chunked<f32>,
@@ -26,13 +25,12 @@ pub(crate) struct NodeVectors {
 
 impl NodeVectors {
     pub fn new(element: Element, dim: usize) -> NodeVectors {
-        let row_bytes = (dim * element.size()).div_ceil(4) * 4;
+        let row_words = (dim * element.size()).div_ceil(4);
         NodeVectors {
             element,
             dim,
-            row_bytes,
-            words: Chunked::new(row_bytes / 4 * ROWS_PER_CHUNK),
-            norms: Chunked::new(ROWS_PER_CHUNK),
+            words: Chunked::new(row_words, ROWS_PER_CHUNK),
+            norms: Chunked::new(1, ROWS_PER_CHUNK),
         }
     }
 
@@ -51,16 +49,15 @@ impl NodeVectors {
     /// Appends an all-zero row; returns its node number.
     pub fn push_zero(&mut self) -> u32 {
         let node = self.len() as u32;
-        self.words.extend_with(self.row_bytes / 4, 0);
+        self.words.extend_with(1, 0);
         self.norms.extend_with(1, 0.0);
         node
     }
 
     /// Sets row `node` from a vector's stored bytes (ignored past the end).
     pub fn set(&mut self, node: u32, stored: &[u8]) {
-        let words = self.row_bytes / 4;
         let norm = crate::vector::distance::norm_squared_stored(stored, self.element);
-        if let Some(row) = self.words.slice_mut(node as usize * words, words) {
+        if let Some(row) = self.words.record_mut(node as usize) {
             let bytes: &mut [u8] = bytemuck::cast_slice_mut(row);
             let n = stored.len().min(bytes.len());
             bytes[..n].copy_from_slice(&stored[..n]);
@@ -71,8 +68,7 @@ impl NodeVectors {
     /// The stored bytes of row `node` (empty past the end).
     #[inline]
     pub fn row(&self, node: u32) -> &[u8] {
-        let words = self.row_bytes / 4;
-        match self.words.slice(node as usize * words, words) {
+        match self.words.record(node as usize) {
             Some(row) => &bytemuck::cast_slice(row)[..self.dim * self.element.size()],
             None => &[],
         }
@@ -83,18 +79,7 @@ impl NodeVectors {
     /// computes their distances, so the memory reads overlap.
     #[inline]
     pub fn prefetch(&self, node: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            let row = self.row(node);
-            for line in row.chunks(64).take(16) {
-                // SAFETY: a prefetch is only a hint: it never faults and has no effect on
-                // program state, and the pointer comes from a live slice anyway.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = node;
+        crate::index::prefetch::prefetch(self.row(node), 16);
     }
 
     #[inline]
@@ -113,7 +98,7 @@ impl NodeVectors {
                 }
             }
             Element::F16 => {
-                // Rows start on 4-byte boundaries (row_bytes is a multiple of 4 and chunks are
+                // Rows start on 4-byte boundaries (rows are whole u32 words and chunks are
                 // u32 arrays), so the cast cannot fail for alignment; a short row (past the end)
                 // is empty and leaves zeros.
                 let halves: &[f16] = bytemuck::cast_slice(row);
