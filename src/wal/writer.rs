@@ -10,6 +10,13 @@
 //! flush. There are no sleeps and no lost wake-ups: every state change happens under the lock and
 //! is followed by `notify_all`.
 //!
+//! The buffer is bounded: an append that leaves more than [`buffer_limit`] bytes buffered writes
+//! them to the log without an fsync (a run of non-durable commits, a bulk load, would otherwise
+//! hold all its writes in memory until the next durable one). Those batches are unsynced writes
+//! like the main file's own: replay takes the longest valid prefix of them, and the next durable
+//! sync fsyncs the log even when the buffer is empty, because written records are not yet
+//! durable ones.
+//!
 //! # Halves and checkpoints
 //!
 //! Generation `g` is appended to half `g % 2`. A checkpoint *switches* to the other half (next
@@ -100,6 +107,8 @@ struct State {
     record_ends: Vec<usize>,
     /// Records appended so far (the sequence number of the last one).
     appended: u64,
+    /// Every record up to this sequence number is written to the log (maybe not yet synced).
+    written: u64,
     /// Every record up to this sequence number is durable in the log.
     durable: u64,
     flushing: bool,
@@ -147,6 +156,12 @@ fn max_record_data(half_size: u64) -> usize {
     (half_size / 8).max(512) as usize
 }
 
+/// Buffered bytes past which an append writes the buffer out without an fsync: an eighth of a
+/// half (4 MiB with the default 64 MiB log), so the buffer never holds more than a few batches.
+pub(crate) fn buffer_limit(half_size: u64) -> usize {
+    (half_size / 8).max(4096) as usize
+}
+
 impl Log {
     /// A log appending to `generation`, whose marker (and the other half's marker for
     /// `generation + 1`) recovery has made durable.
@@ -164,6 +179,7 @@ impl Log {
                 buffer: Vec::new(),
                 record_ends: Vec::new(),
                 appended: 0,
+                written: 0,
                 durable: 0,
                 flushing: false,
                 generation,
@@ -228,6 +244,10 @@ impl Log {
         state.record_ends.extend(ends.iter().map(|end| base + end));
         state.appended += ends.len() as u64;
         state.dirty_since_switch = true;
+        if state.buffer.len() > buffer_limit(self.config.half_size) && !state.flushing {
+            // Write the buffer out now; durability still waits for a sync.
+            drop(self.lead_flush(state, false)?);
+        }
         Ok(())
     }
 
@@ -253,14 +273,20 @@ impl Log {
                 self.changed.wait(&mut state);
                 continue;
             }
-            state = self.lead_flush(state)?;
+            state = self.lead_flush(state, true)?;
         }
     }
 
-    /// Writes the whole buffer as batches and fdatasyncs the log. Called with the lock held and
-    /// `flushing` false; returns with the lock held again.
-    fn lead_flush<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+    /// Writes the whole buffer as batches and, if `sync`, fdatasyncs the log (also when the
+    /// buffer was empty but earlier unsynced flushes wrote records). Called with the lock held
+    /// and `flushing` false; returns with the lock held again.
+    fn lead_flush<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        sync: bool,
+    ) -> Result<MutexGuard<'a, State>> {
         state.flushing = true;
+        let unsynced_before = state.written > state.durable;
         let buffer = std::mem::take(&mut state.buffer);
         let ends = std::mem::take(&mut state.record_ends);
         let upto = state.appended;
@@ -311,14 +337,16 @@ impl Log {
                 .bytes
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
-        if result.is_ok() && !writes.is_empty() {
+        if result.is_ok() {
+            self.counters
+                .batches
+                .fetch_add(writes.len() as u64, Ordering::Relaxed);
+        }
+        if result.is_ok() && sync && (!writes.is_empty() || unsynced_before) {
             if self.config.mutation != WalMutation::AckBeforeFsync {
                 result = self.file.sync_data();
             }
             self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .batches
-                .fetch_add(writes.len() as u64, Ordering::Relaxed);
         }
 
         let mut state = self.state.lock();
@@ -327,7 +355,10 @@ impl Log {
             self.poison(&mut state);
             return Err(err.into());
         }
-        state.durable = state.durable.max(upto);
+        state.written = state.written.max(upto);
+        if sync {
+            state.durable = state.durable.max(upto);
+        }
         state.flushing = false;
         if wants_checkpoint && state.checkpoint == Checkpoint::Idle {
             state.checkpoint_wanted = true;
@@ -503,5 +534,110 @@ impl crate::cf::container::CheckpointProgress for Log {
 
     fn retired_through(&self) -> u64 {
         self.retired.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// A file that records the order of its writes and syncs.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        ops: Mutex<Vec<&'static str>>,
+    }
+
+    impl Recorder {
+        fn take(&self) -> Vec<&'static str> {
+            std::mem::take(&mut self.ops.lock())
+        }
+    }
+
+    impl FileIo for Recorder {
+        fn len(&self) -> io::Result<u64> {
+            Ok(0)
+        }
+        fn read_at(&self, _offset: u64, buf: &mut [u8]) -> io::Result<()> {
+            buf.fill(0);
+            Ok(())
+        }
+        fn write_at(&self, _offset: u64, _data: &[u8]) -> io::Result<()> {
+            self.ops.lock().push("write");
+            Ok(())
+        }
+        fn set_len(&self, _len: u64) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync_data(&self) -> io::Result<()> {
+            self.ops.lock().push("sync");
+            Ok(())
+        }
+        fn sync_all(&self) -> io::Result<()> {
+            self.sync_data()
+        }
+    }
+
+    /// Incompressible bytes (records are compressed before they are buffered).
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn log_over(file: Arc<Recorder>, half_size: u64) -> Log {
+        let config = LogConfig {
+            half_size,
+            checkpoint_bytes: u64::MAX,
+            checkpoint_interval: None,
+            mutation: WalMutation::None,
+            inline_checkpoints: true,
+        };
+        Log::new(file, Arc::new(Recorder::default()), config, 1)
+    }
+
+    #[test]
+    fn a_full_buffer_is_written_without_a_sync_and_the_next_sync_still_fsyncs() {
+        let file = Arc::new(Recorder::default());
+        let half = 64 << 10;
+        let log = log_over(file.clone(), half);
+        let limit = buffer_limit(half);
+        // Under the limit: buffered, nothing written.
+        let small = noise(limit / 4, 1);
+        log.append(Change::Write {
+            offset: 0,
+            data: &small,
+        })
+        .unwrap();
+        assert!(file.take().is_empty());
+        // Over it: the buffer is written out, not synced, and is empty again.
+        let large = noise(limit, 2);
+        log.append(Change::Write {
+            offset: 4096,
+            data: &large,
+        })
+        .unwrap();
+        let ops = file.take();
+        assert!(ops.contains(&"write") && !ops.contains(&"sync"), "{ops:?}");
+        assert!(log.state.lock().buffer.is_empty());
+        assert_eq!(log.state.lock().durable, 0);
+        // Nothing is buffered now, but the records written are not durable: sync must fsync.
+        log.sync().unwrap();
+        assert_eq!(file.take(), vec!["sync"]);
+        let state = log.state.lock();
+        assert_eq!(
+            (state.written, state.durable),
+            (state.appended, state.appended)
+        );
+        drop(state);
+        // Everything durable: a sync with nothing new does no I/O.
+        log.sync().unwrap();
+        assert!(file.take().is_empty());
     }
 }
