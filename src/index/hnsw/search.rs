@@ -361,14 +361,16 @@ pub fn search_allowed(
 /// ```
 /// use quiver::index::hnsw::{build, search_two_hop, DenseSpace, HnswParams, Visited};
 /// use quiver::vector::Metric;
-/// let data: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+/// // Points on a line: each node links to its two neighbours, so every even node is two
+/// // hops from the next one and the walk passes over the odd ones without scoring them.
+/// let data: Vec<f32> = (0..100).map(|i| i as f32).collect();
 /// let space = DenseSpace::new(data, 1, Metric::L2);
-/// let graph = build(HnswParams::default(), &space, 1000);
-/// let mut visited = Visited::new(1000);
-/// let tens = |n: u32| n % 10 == 0;
-/// let hits = search_two_hop(&graph, 3, 10, &|n| space.distance_to(&[412.0], n), &tens, &mut visited);
+/// let graph = build(HnswParams::default(), &space, 100);
+/// let mut visited = Visited::new(100);
+/// let even = |n: u32| n % 2 == 0;
+/// let hits = search_two_hop(&graph, 3, 10, &|n| space.distance_to(&[41.2], n), &even, &mut visited);
 /// let nodes: Vec<u32> = hits.iter().map(|h| h.node).collect();
-/// assert_eq!(nodes, vec![410, 420, 400]);
+/// assert_eq!(nodes, vec![42, 40, 44]);
 /// ```
 pub fn search_two_hop(
     graph: &Graph,
