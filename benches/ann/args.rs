@@ -1,6 +1,7 @@
 //! The harness's command line.
 
 use clap::Parser;
+use quiver::vector::quantize::Quantization;
 use std::path::PathBuf;
 
 /// Command line of the harness.
@@ -28,6 +29,10 @@ pub struct Args {
     /// --quick 16,64). 64 is the index's default, which plain search and the churn run use.
     #[arg(long)]
     pub ef: Option<String>,
+    /// HNSW: the first-pass codes to build and measure, comma-separated: none, int8, binary
+    /// (one index built per mode; the walk's `ef` candidates are rescored exactly).
+    #[arg(long, default_value = "none")]
+    pub quantization: String,
     /// Neighbours per query.
     #[arg(long, default_value_t = 10)]
     pub k: usize,
@@ -88,6 +93,16 @@ impl Args {
                     .ok()
                     .filter(|v| *v > 0)
                     .ok_or_else(|| format!("--ef: {v:?} is not a positive number"))
+            })
+            .collect()
+    }
+
+    /// The quantization modes to measure.
+    pub fn quantization_list(&self) -> Result<Vec<Quantization>, String> {
+        self.quantization
+            .split(',')
+            .map(|name| {
+                Quantization::parse(name.trim()).map_err(|e| format!("--quantization: {e}"))
             })
             .collect()
     }

@@ -90,22 +90,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         export::write(&data, dir)?;
         eprintln!("exported to {}", dir.display());
     }
-    let mode = match args.index.as_str() {
-        "flat" => run::Mode::Flat,
+    let modes = match args.index.as_str() {
+        "flat" => vec![run::Mode::Flat],
         "hnsw" => {
-            let config = AnnConfig {
-                m: args.m,
-                ef_construction: args.ef_construction,
-                ef_search: AnnConfig::default().ef_search,
-            };
-            config.validate()?;
-            run::Mode::Hnsw(config, args.ef_list()?)
+            let efs = args.ef_list()?;
+            let mut modes = Vec::new();
+            for quantization in args.quantization_list()? {
+                let config = AnnConfig {
+                    m: args.m,
+                    ef_construction: args.ef_construction,
+                    ef_search: AnnConfig::default().ef_search,
+                    quantization,
+                };
+                config.validate()?;
+                modes.push(run::Mode::Hnsw(config, efs.clone()));
+            }
+            modes
         }
         other => {
             return Err(format!("unknown index mode {other:?} (available: flat, hnsw)").into());
         }
     };
-    let lines = run(&args, &data, &mode)?;
+    let mut lines = Vec::new();
+    for mode in &modes {
+        lines.extend(run(&args, &data, mode)?);
+    }
     output::report(&lines, args.json.as_deref())?;
     if let Some(min) = args.min_recall
         && let Some(low) = lines.iter().find(|l| l.recall < min)

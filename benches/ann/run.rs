@@ -9,6 +9,7 @@ use crate::output::{Line, peak_rss, progress};
 use crate::truth;
 use quiver::Durability;
 use quiver::datasets::Matrix;
+use quiver::vector::quantize::Quantization;
 use quiver::vector::{AnnConfig, Collection, CollectionConfig, Filter, Metric, Store, VectorType};
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -80,7 +81,11 @@ impl Mode {
     fn index_name(&self) -> &'static str {
         match self {
             Mode::Flat => "quiver-flat",
-            Mode::Hnsw(..) => "quiver-hnsw",
+            Mode::Hnsw(config, _) => match config.quantization {
+                Quantization::None => "quiver-hnsw",
+                Quantization::Int8 => "quiver-hnsw-int8",
+                Quantization::Binary => "quiver-hnsw-binary",
+            },
         }
     }
 }

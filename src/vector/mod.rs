@@ -45,6 +45,7 @@ mod filter;
 pub mod global;
 mod metric;
 mod mirror;
+pub mod quantize;
 mod scan;
 mod shared;
 mod store;

@@ -6,12 +6,14 @@ use crate::index::chunked::Chunked;
 use crate::index::hnsw::NodeTest;
 use crate::index::hnsw::{Graph, Neighbour, Visited, search_allowed, search_two_hop};
 use crate::vector::ann::allow::NodeFilter;
+use crate::vector::ann::codes::{NodeCodes, QueryCodes};
 use crate::vector::ann::config::{AnnConfig, AnnMeta};
 use crate::vector::ann::plan::Route;
-use crate::vector::ann::space::{NodeSpace, PreparedQuery, QueryScorer};
+use crate::vector::ann::space::{CodeScorer, NodeSpace, PreparedQuery, QueryScorer, WalkScorer};
 use crate::vector::ann::vectors::NodeVectors;
 use crate::vector::element::Element;
 use crate::vector::metric::Metric;
+use crate::vector::quantize::Quantization;
 use crate::vector::topk::{Candidate, TopK};
 use std::cell::RefCell;
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub(crate) struct AnnIndex {
     pub metric: Metric,
     pub graph: Graph,
     pub vectors: NodeVectors,
+    /// The vectors' codes for a quantized first pass (none without quantization).
+    pub codes: NodeCodes,
     pub ids: Chunked<u64>,
     pub dead: Chunked<bool>,
     pub dead_count: usize,
@@ -86,6 +90,7 @@ impl AnnIndex {
             metric,
             graph: Graph::new(config.hnsw(seed)),
             vectors: NodeVectors::new(element, dim),
+            codes: NodeCodes::new(config.quantization, metric, dim),
             ids: Chunked::new(1, NODES_PER_CHUNK),
             dead: Chunked::new(1, NODES_PER_CHUNK),
             dead_count: 0,
@@ -117,11 +122,25 @@ impl AnnIndex {
 
     /// Appends an unlinked node for item `id` with vector `stored`.
     pub fn push(&mut self, id: u64, stored: &[u8]) -> u32 {
-        let node = self.vectors.push_zero();
-        self.vectors.set(node, stored);
+        let node = self.push_vector_slot();
+        self.set_vector(node, stored);
         self.ids.extend_with(1, id);
         self.dead.extend_with(1, false);
         node
+    }
+
+    /// Appends an all-zero vector (and codes) row; returns its node number.
+    pub fn push_vector_slot(&mut self) -> u32 {
+        self.codes.push_zero();
+        self.vectors.push_zero()
+    }
+
+    /// Sets node `node`'s vector (and its codes) from the vector's stored bytes.
+    pub fn set_vector(&mut self, node: u32, stored: &[u8]) {
+        self.vectors.set(node, stored);
+        if self.codes.mode() != Quantization::None {
+            self.codes.set(node, &self.vectors.to_f32(node));
+        }
     }
 
     pub fn mark_dead(&mut self, node: u32) {
@@ -164,8 +183,8 @@ impl AnnIndex {
     /// graph and keep it connected.
     pub fn search(&self, query: &[f32], k: usize, ef: usize) -> Vec<(f32, u64)> {
         let live = |node: u32| !self.is_dead(node);
-        self.walk(query, |scorer, visited| {
-            search_allowed(&self.graph, k, ef, scorer, &live, visited)
+        self.walk(query, k, ef, |want, scorer, visited| {
+            search_allowed(&self.graph, want, ef, scorer, &live, visited)
         })
     }
 
@@ -180,12 +199,12 @@ impl AnnIndex {
         filter: &NodeFilter<'_>,
         route: Route,
     ) -> Vec<(f32, u64)> {
-        self.walk(query, |scorer, visited| match route {
+        self.walk(query, k, ef, |want, scorer, visited| match route {
             Route::Plain | Route::Scan => {
                 let accept = |node: u32| filter.accepts(node);
-                search_allowed(&self.graph, k, ef, scorer, &accept, visited)
+                search_allowed(&self.graph, want, ef, scorer, &accept, visited)
             }
-            Route::TwoHop => search_two_hop(&self.graph, k, ef, scorer, filter, visited),
+            Route::TwoHop => search_two_hop(&self.graph, want, ef, scorer, filter, visited),
         })
     }
 
@@ -218,23 +237,52 @@ impl AnnIndex {
     }
 
     /// Runs `search` with a scorer for `query` and this thread's visited marks, and turns its
-    /// nodes into `(distance, id)`.
+    /// nodes into `(distance, id)`, the `k` nearest. Without codes, `search` scores exactly and
+    /// is asked for `k` nodes. With codes, it scores by code distance and is asked for
+    /// `max(ef, k)` nodes, which are then rescored exactly.
     fn walk(
         &self,
         query: &[f32],
-        search: impl FnOnce(&QueryScorer<'_>, &mut Visited) -> Vec<Neighbour>,
+        k: usize,
+        ef: usize,
+        search: impl FnOnce(usize, &WalkScorer<'_>, &mut Visited) -> Vec<Neighbour>,
     ) -> Vec<(f32, u64)> {
         let prepared = PreparedQuery::new(query.to_vec());
-        let scorer = QueryScorer {
+        let exact = QueryScorer {
             space: self.space(),
             query: &prepared,
         };
-        VISITED.with(|visited| {
-            search(&scorer, &mut visited.borrow_mut())
-                .into_iter()
-                .map(|n| (n.distance, self.id(n.node)))
-                .collect()
-        })
+        let codes = self.codes.prepare(query);
+        let (scorer, want) = match codes {
+            QueryCodes::None => (WalkScorer::Exact(exact), k),
+            codes => (
+                WalkScorer::Codes(CodeScorer {
+                    codes: &self.codes,
+                    query: codes,
+                }),
+                ef.max(k),
+            ),
+        };
+        let found = VISITED.with(|visited| search(want, &scorer, &mut visited.borrow_mut()));
+        let mut scored: Vec<(f32, u32)> = match scorer {
+            WalkScorer::Exact(_) => found.into_iter().map(|n| (n.distance, n.node)).collect(),
+            WalkScorer::Codes(_) => {
+                let space = self.space();
+                for n in &found {
+                    space.vectors.prefetch(n.node);
+                }
+                found
+                    .into_iter()
+                    .map(|n| (space.distance(&prepared, n.node), n.node))
+                    .collect()
+            }
+        };
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        scored.truncate(k);
+        scored
+            .into_iter()
+            .map(|(distance, node)| (distance, self.id(node)))
+            .collect()
     }
 
     pub fn stats(&self) -> IndexStats {
@@ -243,6 +291,7 @@ impl AnnIndex {
             dead: self.dead_count,
             memory_bytes: self.graph.memory_bytes()
                 + self.vectors.memory_bytes()
+                + self.codes.memory_bytes()
                 + self.ids.memory_bytes()
                 + self.dead.memory_bytes(),
             load_time: self.load_time,

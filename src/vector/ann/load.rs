@@ -60,7 +60,7 @@ pub(crate) fn load<V: VectorType>(
         }
         index.ids.extend_with(1, record.id);
         index.dead.extend_with(1, record.dead);
-        index.vectors.push_zero();
+        index.push_vector_slot();
         if record.dead {
             index.dead_count += 1;
         } else if node_of.insert(record.id, node).is_some() {
@@ -99,7 +99,7 @@ pub(crate) fn load<V: VectorType>(
         let node = node_of
             .get(&id)
             .ok_or_else(|| corrupt(format!("item {id} is not indexed")))?;
-        index.vectors.set(*node, vector.value().bytes());
+        index.set_vector(*node, vector.value().bytes());
     }
     let dead = read.open_table(ANN_DEAD)?;
     let row_bytes = V::DIM * V::ELEMENT.size();
@@ -112,7 +112,7 @@ pub(crate) fn load<V: VectorType>(
                 "a stored vector for node {node}, which is not dead"
             )));
         }
-        index.vectors.set(node, bytes.value());
+        index.set_vector(node, bytes.value());
         dead_rows += 1;
     }
     if dead_rows != index.dead_count {

@@ -27,6 +27,7 @@
 //! vectors for few. Predicate filters scan the rows that pass.
 
 pub(crate) mod allow;
+mod codes;
 mod config;
 pub(crate) mod filter_cache;
 mod index;

@@ -2,6 +2,7 @@
 //! of [`distance`](crate::vector::distance).
 
 use crate::index::hnsw::{Scorer, Space};
+use crate::vector::ann::codes::{NodeCodes, QueryCodes};
 use crate::vector::ann::vectors::NodeVectors;
 use crate::vector::distance::{dot_f32, dot_stored, l2_squared_stored};
 use crate::vector::metric::Metric;
@@ -87,5 +88,35 @@ impl Scorer for QueryScorer<'_> {
     #[inline]
     fn prefetch(&self, node: u32) {
         self.space.vectors.prefetch(node);
+    }
+}
+
+/// A query's codes scoring nodes by code distance (a quantized walk's first pass).
+pub(crate) struct CodeScorer<'a> {
+    pub codes: &'a NodeCodes,
+    pub query: QueryCodes,
+}
+
+/// What an index search walks with: exact distances, or code distances to be rescored.
+pub(crate) enum WalkScorer<'a> {
+    Exact(QueryScorer<'a>),
+    Codes(CodeScorer<'a>),
+}
+
+impl Scorer for WalkScorer<'_> {
+    #[inline]
+    fn distance(&self, node: u32) -> f32 {
+        match self {
+            WalkScorer::Exact(exact) => exact.distance(node),
+            WalkScorer::Codes(codes) => codes.codes.distance(&codes.query, node),
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        match self {
+            WalkScorer::Exact(exact) => exact.prefetch(node),
+            WalkScorer::Codes(codes) => codes.codes.prefetch(node),
+        }
     }
 }
