@@ -22,12 +22,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 TARGETS = [0.8, 0.9, 0.95, 0.99, 0.999]
 # One colour per library, its exact search a star and each HNSW build a line in that colour.
-COLOURS = {"quiver": "black", "faiss": "tab:blue", "hnswlib": "tab:orange", "usearch": "tab:green"}
+COLOURS = {"quiver": "black", "faiss": "tab:blue", "hnswlib": "tab:orange", "usearch": "tab:green",
+           "quiver-hnsw-int8": "tab:red", "quiver-hnsw-binary": "tab:purple"}
 LINESTYLES = ["-", "--", ":", "-."]
 
 
 def colour(index):
-    return COLOURS.get(index.split("-")[0], "tab:gray")
+    return COLOURS.get(index, COLOURS.get(index.split("-")[0], "tab:gray"))
 
 
 def read(paths):

@@ -59,9 +59,11 @@ for run in "${runs[@]}"; do
     cargo bench --locked --bench ann -- --dataset "$dataset" $flags --min-recall 0.999 \
         --json "$results" --export "$export_dir" >/dev/null
     echo "== quiver-hnsw: $dataset"
-    # The approximate index: an ef sweep, then half the rows deleted and re-inserted.
+    # The approximate index: an ef sweep for each first pass (exact, int8 and binary codes),
+    # then half the rows deleted and re-inserted.
     # shellcheck disable=SC2086
     cargo bench --locked --bench ann -- --dataset "$dataset" --index hnsw --churn 0.5 \
+        --quantization none,int8,binary \
         $( [ -n "$quick" ] && echo "--passes 1" ) $( [ "$dataset" = fashion-mnist ] && [ -n "$quick" ] && echo "--quick" ) \
         --json "$results" >/dev/null
     echo "== peers: $dataset"
@@ -75,7 +77,7 @@ echo "== report"
 "$python" - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-expected = {"quiver-flat", "quiver-hnsw", "faiss-flat", "faiss-hnsw", "hnswlib", "usearch-flat",
+expected = {"quiver-flat", "quiver-hnsw", "quiver-hnsw-int8", "quiver-hnsw-binary", "faiss-flat", "faiss-hnsw", "hnswlib", "usearch-flat",
             "usearch-hnsw"}
 for dataset in sorted({r["dataset"] for r in rows}):
     missing = expected - {r["index"] for r in rows if r["dataset"] == dataset}

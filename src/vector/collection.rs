@@ -125,7 +125,15 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        self.shared.mirror.read().as_ref().map_or(0, |m| m.len())
+        if let Some(mirror) = self.shared.mirror.read().as_ref() {
+            return mirror.len();
+        }
+        // An indexed collection whose mirror is not loaded: the index holds every item.
+        self.shared
+            .ann
+            .read()
+            .as_ref()
+            .map_or(0, |index| index.live_count())
     }
 
     /// Whether the collection has no items.
@@ -142,7 +150,9 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         self.len() == 0
     }
 
-    /// Size of the in-memory mirror that exact search scans, and how long it took to load.
+    /// Size of the in-memory mirror that exact search scans, and how long it took to load. A
+    /// collection with an approximate index loads its mirror on its first exact search (an exact
+    /// or predicate-filtered search); until then this reports zeros.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -638,7 +648,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         }
         let allowed_ids = self.allowed_ids(filter)?;
         let prepared: Vec<Prepared<'_>> = queries.iter().map(|q| Prepared::new(q)).collect();
-        let guard = self.shared.mirror.read();
+        let guard = self.shared.mirror()?;
         let Some(mirror) = guard.as_ref() else {
             return Ok(vec![Vec::new(); queries.len()]);
         };

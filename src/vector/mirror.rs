@@ -11,8 +11,11 @@
 //! horizontal sums (see [`block_dots_4x4`](crate::vector::distance::block_dots_4x4)).
 //!
 //! The mirror is loaded from the vector table when a collection is first opened (the load time
-//! and its memory are reported by [`MirrorStats`]) and updated by every write after its redb
-//! commit returns, under the collection's writer lock, so it always equals the latest committed
+//! and its memory are reported by [`MirrorStats`]), or, for a collection with an approximate
+//! index (whose searches read the index's own copy of the vectors), on its first exact search,
+//! so an application that only searches the index holds one copy of its vectors, not two. Once
+//! loaded it is updated by every write after its redb commit returns, under the collection's
+//! writer lock (which the deferred load also takes), so it always equals the latest committed
 //! state once a write call has returned. It is never written to disk: after a crash it is
 //! rebuilt from what redb recovered. Deletes move the last vector into the freed slot, so the
 //! blocks stay dense.

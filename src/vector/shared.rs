@@ -10,7 +10,7 @@ use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
 use crate::vector::mirror::Mirror;
 use crate::vector::tables::{COUNTERS, NEXT_SEQ};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -22,8 +22,13 @@ pub(crate) struct CollectionShared {
     /// Held across a write transaction and the mirror update that follows its commit, so the
     /// mirror sees commits in order.
     pub writer: Mutex<WriterState>,
-    /// `None` until the collection is first opened with its types.
+    /// `None` until it is needed: loaded when the collection is first opened with its types,
+    /// except for a collection with an approximate index, whose searches do not read it; there
+    /// it is loaded by the first exact search ([`mirror`](Self::mirror)).
     pub mirror: RwLock<Option<Mirror>>,
+    /// Loads the mirror from the vector table; set when the collection is first opened with its
+    /// types.
+    pub mirror_loader: OnceLock<MirrorLoader>,
     /// The published approximate index, if the collection has one (loaded with the mirror).
     /// Searches clone the `Arc` and search that version; commits replace it.
     pub ann: RwLock<Option<Arc<AnnIndex>>>,
@@ -42,6 +47,10 @@ pub(crate) struct CollectionShared {
     /// Decodes records for the second lookup; set when the collection is opened with its types.
     pub fetcher: OnceLock<Arc<dyn ErasedFetch>>,
 }
+
+/// Reads a collection's vectors into a new mirror (generic over the vector type, so stored as a
+/// function pointer when the collection is opened with its types).
+pub(crate) type MirrorLoader = fn(&CollectionShared) -> Result<Mirror>;
 
 pub(crate) struct WriterState {
     /// Change records up to here were already deleted.
@@ -72,6 +81,7 @@ impl CollectionShared {
                 ann_nodes: HashMap::new(),
             }),
             mirror: RwLock::new(None),
+            mirror_loader: OnceLock::new(),
             ann: RwLock::new(None),
             filter_cache: FilterCache::default(),
             committed_seq: AtomicU64::new(committed),
@@ -89,6 +99,35 @@ impl CollectionShared {
         } else {
             Ok(())
         }
+    }
+
+    /// The mirror, loaded first if it was deferred. The load runs under the writer lock, so it
+    /// reads the latest committed state and no commit can slip between the read and the
+    /// publication (commits update a loaded mirror under the same lock). The guard holds `None`
+    /// only if the collection was deleted meanwhile.
+    ///
+    /// [`Error::CollectionNotOpen`] if the collection was never opened with its types.
+    pub fn mirror(&self) -> Result<RwLockReadGuard<'_, Option<Mirror>>> {
+        {
+            let guard = self.mirror.read();
+            if guard.is_some() {
+                return Ok(guard);
+            }
+        }
+        self.check_live()?;
+        let load = self
+            .mirror_loader
+            .get()
+            .ok_or_else(|| Error::CollectionNotOpen(self.name.to_string()))?;
+        {
+            let _writer = self.writer.lock();
+            self.check_live()?;
+            if self.mirror.read().is_none() {
+                let mirror = load(self)?;
+                *self.mirror.write() = Some(mirror);
+            }
+        }
+        Ok(self.mirror.read())
     }
 
     /// Makes every commit up to now durable, with an empty durable commit if some commit since

@@ -515,32 +515,27 @@ impl Store {
             .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))
     }
 
-    /// A typed handle, loading the mirror on first use.
+    /// A typed handle. The first one loads the approximate index, if the collection has one,
+    /// and otherwise the mirror (an indexed collection loads it on its first exact search).
     fn typed<V: VectorType, M: Record>(
         &self,
         shared: Arc<CollectionShared>,
     ) -> Result<Collection<V, M>> {
         {
             let mut writer = shared.writer.lock();
-            if shared.mirror.read().is_none() {
-                let started = Instant::now();
-                let mut mirror = Mirror::new(V::ELEMENT, V::DIM);
+            if shared.mirror_loader.get().is_none() {
                 let read = shared.cf.begin_read()?;
-                let table = read.open_table(vectors::<V>())?;
-                for entry in table.range::<u64>(..)? {
-                    let (id, vector) = entry?;
-                    mirror.upsert(id.value(), vector.value().bytes());
-                }
-                mirror.shrink_to_fit();
-                mirror.load_time = started.elapsed();
                 let loaded = ann::load::<V>(&shared.name, &read, shared.config.metric)?;
-                drop(table);
                 drop(read);
-                if let Some((index, nodes)) = loaded {
-                    writer.ann_nodes = nodes;
-                    *shared.ann.write() = Some(Arc::new(index));
+                match loaded {
+                    Some((index, nodes)) => {
+                        writer.ann_nodes = nodes;
+                        *shared.ann.write() = Some(Arc::new(index));
+                    }
+                    None => *shared.mirror.write() = Some(load_mirror::<V>(&shared)?),
                 }
-                *shared.mirror.write() = Some(mirror);
+                // Only this thread sets it (under the writer lock, after checking it is unset).
+                let _ = shared.mirror_loader.set(load_mirror::<V>);
             }
         }
         shared.fetcher.get_or_init(|| {
@@ -650,7 +645,7 @@ impl Store {
         for s in &shared {
             check_vector(query, s.config.dim, s.config.element, s.config.metric)?;
         }
-        let guards: Vec<_> = shared.iter().map(|s| s.mirror.read()).collect();
+        let guards: Vec<_> = shared.iter().map(|s| s.mirror()).collect::<Result<_>>()?;
         let mut sources = Vec::new();
         for (index, (s, guard)) in shared.iter().zip(&guards).enumerate() {
             let mirror = guard
@@ -850,4 +845,19 @@ impl Store {
         inner.catch_up()?;
         db.close()
     }
+}
+
+/// Reads a collection's vectors into a new mirror (see [`CollectionShared::mirror`]).
+fn load_mirror<V: VectorType>(shared: &CollectionShared) -> Result<Mirror> {
+    let started = Instant::now();
+    let mut mirror = Mirror::new(V::ELEMENT, V::DIM);
+    let read = shared.cf.begin_read()?;
+    let table = read.open_table(vectors::<V>())?;
+    for entry in table.range::<u64>(..)? {
+        let (id, vector) = entry?;
+        mirror.upsert(id.value(), vector.value().bytes());
+    }
+    mirror.shrink_to_fit();
+    mirror.load_time = started.elapsed();
+    Ok(mirror)
 }

@@ -9,10 +9,7 @@ use std::arch::x86_64::{
     _mm256_set1_epi16, _mm256_setzero_si256, _mm256_sign_epi8,
 };
 
-pub(crate) const AVX2: Int8Kernel = Int8Kernel {
-    dot,
-    name: "avx2",
-};
+pub(crate) const AVX2: Int8Kernel = Int8Kernel { dot, name: "avx2" };
 
 fn dot(a: &[i8], b: &[i8]) -> i32 {
     // SAFETY: this kernel is only chosen (and only tested) after AVX2 was detected.
