@@ -673,7 +673,7 @@ fn quantized_walks_keep_recall_persist_and_never_return_deleted_items() {
     let (base, queries) = wordnet_subset();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("q.qvr");
-    // (mode, ef, floor): measured 0.983 for int8 at ef 40 (the exact walk's 0.982) and 0.988
+    // (mode, ef, floor): measured 0.982 for int8 at ef 40 (the exact walk's 0.982) and 0.988
     // for binary at ef 200.
     let modes = [
         (Quantization::Int8, 40, 0.96),
@@ -754,4 +754,40 @@ fn quantized_filtered_searches_honour_the_filter() {
         let label = format!("int8, {}% allowed", share * 100.0);
         check_filtered(&c, &rows, |r| r as u64, allowed, &gone, &mut rng, &label);
     }
+}
+
+/// An indexed collection loads its exact-scan mirror only on its first exact search, and that
+/// load sees every commit before it (made while it was not loaded), then follows later ones.
+#[test]
+fn an_indexed_collection_loads_its_mirror_on_the_first_exact_search() {
+    let (base, queries) = wordnet_subset();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("m.qvr");
+    {
+        let store = Store::open(&path).expect("open");
+        let c = indexed_wordnet(&store, "words");
+        ingest(&c, &base, 0..500, 100);
+        assert_eq!(c.mirror_stats().vectors, 0, "not loaded by writes");
+        assert_eq!(c.len(), 500);
+        assert_eq!(c.search(&queries[0], 5).expect("search").len(), 5);
+        assert_eq!(c.mirror_stats().vectors, 0, "not loaded by index searches");
+    }
+    let store = Store::open(&path).expect("reopen");
+    let c: Wordnet = store.collection("words").expect("collection");
+    assert_eq!(c.mirror_stats().vectors, 0, "not loaded on open");
+    assert_eq!(c.len(), 500);
+    ingest(&c, &base, 500..800, 100);
+    c.delete(3).expect("delete");
+    let exact = c.search_exact(&base[3], 1).expect("exact");
+    assert_eq!(c.mirror_stats().vectors, 799, "loaded, with every commit");
+    assert_ne!(exact[0].id, 3, "the deleted item is not in the mirror");
+    ingest(&c, &base, 800..900, 100);
+    assert_eq!(
+        c.mirror_stats().vectors,
+        899,
+        "later commits reach the loaded mirror"
+    );
+    assert_eq!(c.len(), 899);
+    let found = c.search_exact(&base[850], 1).expect("exact");
+    assert_eq!(found[0].id, 850);
 }

@@ -26,7 +26,9 @@ pub(crate) struct NodeCodes {
     mode: Quantization,
     metric: Metric,
     dim: usize,
-    /// One record per node (empty records when `mode` is `None`).
+    /// Words per row.
+    row_words: usize,
+    /// One record per node (none when `mode` is `None`).
     rows: Chunked<u64>,
 }
 
@@ -54,7 +56,30 @@ impl NodeCodes {
             mode,
             metric,
             dim,
+            row_words,
             rows: Chunked::new(row_words, ROWS_PER_CHUNK),
+        }
+    }
+
+    /// Rows held (0 without codes).
+    pub fn len(&self) -> usize {
+        self.rows.len().checked_div(self.row_words).unwrap_or(0)
+    }
+
+    /// Row `node` as a query: what a build compares other nodes with. An int8 row's header is
+    /// already its query form (the same scale and norm terms).
+    pub fn row_as_query(&self, node: u32) -> QueryCodes {
+        let Some(row) = self.rows.record(node as usize) else {
+            return QueryCodes::None;
+        };
+        match self.mode {
+            Quantization::None => QueryCodes::None,
+            Quantization::Int8 => QueryCodes::Int8 {
+                codes: bytemuck::cast_slice(&row[1..]).to_vec(),
+                factor: f32::from_bits(row[0] as u32),
+                offset: f32::from_bits((row[0] >> 32) as u32),
+            },
+            Quantization::Binary => QueryCodes::Binary(row.to_vec()),
         }
     }
 
@@ -172,6 +197,36 @@ fn fold(metric: Metric, scale: f32, values: &[f32]) -> (f32, f32) {
     }
 }
 
+/// The nodes' codes as a [`Space`](crate::index::hnsw::Space): what an int8 index links new
+/// nodes with (node-to-node code distances, so a build reads a quarter of the bytes).
+pub(crate) struct CodeSpace<'a> {
+    pub codes: &'a NodeCodes,
+}
+
+impl crate::index::hnsw::Space for CodeSpace<'_> {
+    type Prepared<'b>
+        = QueryCodes
+    where
+        Self: 'b;
+
+    fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    fn prepare(&self, node: u32) -> QueryCodes {
+        self.codes.row_as_query(node)
+    }
+
+    fn distance_to_node(&self, prepared: &QueryCodes, node: u32) -> f32 {
+        self.codes.distance(prepared, node)
+    }
+
+    #[inline]
+    fn prefetch(&self, node: u32) {
+        self.codes.prefetch(node);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +292,28 @@ mod tests {
                 .filter(|(a, b)| (**a > mean_q) != (**b > mean_o))
                 .count();
             assert_eq!(codes.distance(&query, (node + 1) % 20), differing as f32);
+        }
+    }
+
+    #[test]
+    fn a_row_as_query_scores_like_its_vector_prepared_as_one() {
+        use crate::index::hnsw::Space;
+        let dim = 40;
+        let data = rows(10, dim);
+        for metric in [Metric::L2, Metric::Dot, Metric::Cosine] {
+            let mut codes = NodeCodes::new(Quantization::Int8, metric, dim);
+            for (node, row) in data.iter().enumerate() {
+                codes.push_zero();
+                codes.set(node as u32, row);
+            }
+            let space = CodeSpace { codes: &codes };
+            assert_eq!(space.len(), 10);
+            for a in 0..10u32 {
+                let from_vector = codes.prepare(&data[a as usize]);
+                for b in 0..10u32 {
+                    assert_eq!(space.distance(a, b), codes.distance(&from_vector, b));
+                }
+            }
         }
     }
 

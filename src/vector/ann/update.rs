@@ -14,9 +14,11 @@
 
 use crate::error::Result;
 use crate::index::hnsw::extend;
+use crate::vector::ann::codes::CodeSpace;
 use crate::vector::ann::index::AnnIndex;
 use crate::vector::ann::node::encode;
 use crate::vector::ann::space::NodeSpace;
+use crate::vector::quantize::Quantization;
 use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES};
 use redb::WriteTransaction;
 use std::collections::{BTreeSet, HashMap};
@@ -107,13 +109,23 @@ pub(crate) fn apply(
     Ok((index, NodeMapChange::Delta(delta)))
 }
 
-/// Links every node the graph does not hold yet.
+/// Links every node the graph does not hold yet: by int8 code distances when the index keeps
+/// int8 codes (a quarter of the bytes per comparison; the graph it builds searches as well, see
+/// docs/ann.md), by exact distances otherwise (binary codes are too coarse to choose links by).
 fn link_new_nodes(index: &mut AnnIndex) {
-    let space = NodeSpace {
-        vectors: &index.vectors,
-        metric: index.metric,
-    };
-    extend(&mut index.graph, &space, index.vectors.len());
+    let n = index.vectors.len();
+    if index.codes.mode() == Quantization::Int8 {
+        let space = CodeSpace {
+            codes: &index.codes,
+        };
+        extend(&mut index.graph, &space, n);
+    } else {
+        let space = NodeSpace {
+            vectors: &index.vectors,
+            metric: index.metric,
+        };
+        extend(&mut index.graph, &space, n);
+    }
 }
 
 /// Rebuilds the index from its live nodes (in their current order) and rewrites its tables.
