@@ -102,6 +102,13 @@ pub fn report(lines: &[Line], json: Option<&Path>) -> std::io::Result<()> {
 }
 
 /// Peak resident memory of this process (Linux), in bytes; 0 where unknown.
+/// Resets the peak resident set size to the current one (Linux: writing 5 to
+/// `/proc/self/clear_refs`), so that each index mode of a run reports its own peak instead of the
+/// largest so far. Elsewhere (or if the kernel refuses) the peak stays cumulative.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 pub fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

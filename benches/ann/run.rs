@@ -5,7 +5,7 @@ use crate::args::Args;
 use crate::data::Dataset;
 use crate::filters::FilterSpec;
 use crate::measure;
-use crate::output::{Line, peak_rss, progress};
+use crate::output::{Line, peak_rss, progress, reset_peak_rss};
 use crate::truth;
 use quiver::Durability;
 use quiver::datasets::Matrix;
@@ -107,6 +107,8 @@ pub fn run<V: VectorType>(
         )
         .into());
     }
+    // Each mode's peak memory is its own: the previous mode's collection is gone by now.
+    reset_peak_rss();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("ann.qvr");
     let store = Store::open(&path)?;
