@@ -11,7 +11,10 @@
 //!
 //! Kernels: [`dot_i8`] (AVX2 on x86-64, scalar elsewhere) and [`hamming`] (the CPU's popcount
 //! where it has one). Each is checked against its scalar reference ([`dot_i8_scalar`],
-//! [`hamming_scalar`]) over lengths 0-299 and unaligned offsets.
+//! [`hamming_scalar`]) over lengths 0-299 and unaligned offsets. Under Miri, with the features
+//! enabled at compile time (`RUSTFLAGS="-C target-feature=+avx2,+fma,+f16c,+popcnt" cargo +nightly
+//! miri test --lib quantize`), the AVX2 and popcount kernels run those tests with no undefined
+//! behaviour found (about four and a half minutes, so not in CI).
 //!
 //! ```
 //! use quiver::vector::quantize::{dot_i8, quantize_int8};
