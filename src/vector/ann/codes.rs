@@ -74,11 +74,14 @@ impl NodeCodes {
         };
         match self.mode {
             Quantization::None => QueryCodes::None,
-            Quantization::Int8 => QueryCodes::Int8 {
-                codes: bytemuck::cast_slice(&row[1..]).to_vec(),
-                factor: f32::from_bits(row[0] as u32),
-                offset: f32::from_bits((row[0] >> 32) as u32),
-            },
+            Quantization::Int8 => {
+                let (factor, offset) = unpack_header(row[0]);
+                QueryCodes::Int8 {
+                    codes: bytemuck::cast_slice(&row[1..]).to_vec(),
+                    factor,
+                    offset,
+                }
+            }
             Quantization::Binary => QueryCodes::Binary(row.to_vec()),
         }
     }
@@ -107,7 +110,7 @@ impl NodeCodes {
                 let codes: &mut [i8] = bytemuck::cast_slice_mut(codes);
                 let scale = quantize_int8(values, codes);
                 let (factor, offset) = fold(metric, scale, values);
-                header[0] = u64::from(factor.to_bits()) | (u64::from(offset.to_bits()) << 32);
+                header[0] = pack_header(factor, offset);
             }
             Quantization::Binary => binarize(values, row),
         }
@@ -152,9 +155,7 @@ impl NodeCodes {
                 factor,
                 offset,
             } => {
-                let header = row[0];
-                let row_factor = f32::from_bits(header as u32);
-                let row_offset = f32::from_bits((header >> 32) as u32);
+                let (row_factor, row_offset) = unpack_header(row[0]);
                 let dot = dot_i8(codes, bytemuck::cast_slice(&row[1..])) as f32;
                 let product = factor * row_factor * dot;
                 match self.metric {
@@ -178,6 +179,20 @@ impl NodeCodes {
     pub fn memory_bytes(&self) -> usize {
         self.rows.memory_bytes()
     }
+}
+
+/// An int8 row's header word: `factor` in the low half, `offset` in the high half.
+fn pack_header(factor: f32, offset: f32) -> u64 {
+    u64::from(factor.to_bits()) | (u64::from(offset.to_bits()) << 32)
+}
+
+/// `(factor, offset)` from an int8 row's header word.
+#[inline]
+fn unpack_header(header: u64) -> (f32, f32) {
+    (
+        f32::from_bits(header as u32),
+        f32::from_bits((header >> 32) as u32),
+    )
 }
 
 /// The header of an int8 row (or query) with scale `scale` for `metric`: `(factor, offset)`.

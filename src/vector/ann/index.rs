@@ -264,21 +264,23 @@ impl AnnIndex {
             ),
         };
         let found = VISITED.with(|visited| search(want, &scorer, &mut visited.borrow_mut()));
-        let mut scored: Vec<(f32, u32)> = match scorer {
+        let scored: Vec<(f32, u32)> = match scorer {
+            // Already the k nearest by exact distance, nearest first.
             WalkScorer::Exact(_) => found.into_iter().map(|n| (n.distance, n.node)).collect(),
             WalkScorer::Codes(_) => {
                 let space = self.space();
                 for n in &found {
                     space.vectors.prefetch(n.node);
                 }
-                found
+                let mut rescored: Vec<(f32, u32)> = found
                     .into_iter()
                     .map(|n| (space.distance(&prepared, n.node), n.node))
-                    .collect()
+                    .collect();
+                rescored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                rescored.truncate(k);
+                rescored
             }
         };
-        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        scored.truncate(k);
         scored
             .into_iter()
             .map(|(distance, node)| (distance, self.id(node)))
