@@ -120,6 +120,32 @@ fn wrong_magic_in_both_slots_is_not_a_quiver_file() {
     assert!(matches!(Database::open(&text), Err(Error::NotQuiverFile)));
 }
 
+/// Version 1 (before holes) is version 2 without them: a file whose slots say 1 opens with its
+/// column families.
+#[test]
+fn a_version_1_file_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.qvr");
+    make_container(&path);
+    for slot in [SLOT_A, SLOT_B] {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut bytes = [0u8; 48];
+        file.seek(SeekFrom::Start(slot)).unwrap();
+        file.read_exact(&mut bytes).unwrap();
+        bytes[10..12].copy_from_slice(&1u16.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[..44]);
+        bytes[44..48].copy_from_slice(&crc.to_le_bytes());
+        file.seek(SeekFrom::Start(slot)).unwrap();
+        file.write_all(&bytes).unwrap();
+    }
+    let db = Database::open(&path).expect("version 1 opens");
+    assert_eq!(db.list_column_families(), vec!["a", "b", "c"]);
+}
+
 #[test]
 fn a_newer_format_version_is_refused_with_its_number() {
     let dir = tempfile::tempdir().unwrap();
@@ -134,7 +160,7 @@ fn a_newer_format_version_is_refused_with_its_number() {
         let mut bytes = [0u8; 48];
         file.seek(SeekFrom::Start(slot)).unwrap();
         file.read_exact(&mut bytes).unwrap();
-        bytes[10..12].copy_from_slice(&2u16.to_le_bytes());
+        bytes[10..12].copy_from_slice(&3u16.to_le_bytes());
         let crc = crc32fast::hash(&bytes[..44]);
         bytes[44..48].copy_from_slice(&crc.to_le_bytes());
         file.seek(SeekFrom::Start(slot)).unwrap();
@@ -145,8 +171,8 @@ fn a_newer_format_version_is_refused_with_its_number() {
         matches!(
             err,
             Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ),
         "{err:?}"

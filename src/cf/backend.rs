@@ -6,7 +6,8 @@
 //!
 //! - `len()` is exactly the last `set_len`; a new column family reports 0.
 //! - `set_len` only records the length; space is allocated when a write first reaches it, and the
-//!   new segment is durable in the catalog before the write lands.
+//!   new segment is durable in the catalog before the write lands. Space redb has not written
+//!   stays a hole, however far past it a write lands.
 //! - Ranges never written read as zeros, including space exposed again after a shrink.
 //! - The byte-range lock methods are left at redb's default (unsupported): every redb instance
 //!   would lock the same offsets. The container file is locked once instead.
@@ -101,9 +102,9 @@ impl redb::StorageBackend for CfBackend {
                 if end > layout.len {
                     return Err(out_of_range(offset, data.len(), layout.len));
                 }
-                if end <= layout.map.mapped_end() {
-                    for piece in layout.map.pieces(offset, data.len()) {
-                        // Every piece is mapped: the range ends before `mapped_end`.
+                let pieces = layout.map.pieces(offset, data.len());
+                if pieces.iter().all(|piece| piece.physical.is_some()) {
+                    for piece in pieces {
                         if let Some(physical) = piece.physical {
                             self.container.file.write_at(physical, &data[piece.buf])?;
                         }
@@ -112,7 +113,7 @@ impl redb::StorageBackend for CfBackend {
                     return Ok(());
                 }
             }
-            self.container.grow(&self.cf, end).map_err(to_io)?;
+            self.container.grow(&self.cf, offset, end).map_err(to_io)?;
         }
     }
 }

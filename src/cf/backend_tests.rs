@@ -218,3 +218,55 @@ fn space_of_a_deleted_column_family_is_reused_only_after_its_last_handle_drops()
     reuse.read(0, &mut out).expect("read");
     assert!(out.iter().all(|&b| b == 3));
 }
+
+#[test]
+fn a_write_far_past_the_backed_space_leaves_a_hole_instead_of_backing_the_gap() {
+    // The default growth settings, as redb sees them: redb doubles its length and may write a
+    // page near the new end before anything below it.
+    let config = ContainerConfig {
+        initial_segment: crate::cf::builder::DEFAULT_INITIAL_SEGMENT_SIZE,
+        max_growth: crate::cf::builder::DEFAULT_MAX_SEGMENT_GROWTH,
+    };
+    let disk = SimDisk::new();
+    let container = Container::open(Arc::new(disk.file()), config, None).expect("open");
+    let backend = create(&container, "sparse");
+    backend.set_len(64 << 20).expect("set_len");
+    backend.write(0, &[1; 4096]).expect("write low");
+    backend
+        .write((60 << 20) + 4096, &[2; 4096])
+        .expect("write high");
+    let end = container.stats().allocated_end;
+    assert!(
+        end < 2 << 20,
+        "two pages written, {end} bytes of file allocated"
+    );
+    backend.sync_data().expect("sync");
+    drop(backend);
+    drop(container);
+
+    let container = Container::open(Arc::new(disk.file()), config, None).expect("reopen");
+    let backend = CfBackend {
+        cf: container
+            .find("sparse")
+            .expect("column family survives reopen"),
+        container: container.clone(),
+    };
+    let mut out = vec![0xEE; 8192];
+    backend.read((60 << 20) - 4096, &mut out[..]).expect("read");
+    assert!(
+        out[..4096].iter().all(|&b| b == 0),
+        "the hole reads as zeros"
+    );
+    backend
+        .read((60 << 20) + 4096, &mut out[..4096])
+        .expect("read");
+    assert!(out[..4096].iter().all(|&b| b == 2));
+    // Filling the hole later backs only what is written.
+    backend
+        .write(30 << 20, &[3; 4096])
+        .expect("write into the hole");
+    let mut page = vec![0u8; 4096];
+    backend.read(30 << 20, &mut page).expect("read");
+    assert!(page.iter().all(|&b| b == 3));
+    assert!(container.stats().allocated_end < 4 << 20);
+}

@@ -107,9 +107,8 @@ impl Builder {
     }
 
     /// Sets the smallest segment a column family gets when it grows (rounded up to 4 KiB).
-    /// Growth adds as much as the column family already has (doubling, as redb does), at least
-    /// this and at most
-    /// [`Builder::set_max_segment_growth`].
+    /// Growth adds a sixteenth of what the column family already has as headroom, at least this
+    /// and at most [`Builder::set_max_segment_growth`].
     ///
     /// ```
     /// let mut builder = quiver::Builder::new();

@@ -14,7 +14,7 @@
 //! ```text
 //!  0  9  magic  "redb-cf\x1A\x0A"
 //!  9  1  reserved, 0
-//! 10  2  format version (1)
+//! 10  2  format version (2; version 1 files are read too)
 //! 12  4  flags, 0
 //! 16  8  generation: which commit of the catalog this slot describes
 //! 24  8  catalog offset
@@ -48,8 +48,10 @@
 //! The catalog has no size limit of its own (it is as large as its column families and segments
 //! need), which is how the container supports thousands of column families and hundreds of
 //! thousands of segments. A column family's virtual address space is its segments laid end to
-//! end in list order. Every offset and length in a catalog is page aligned, and no two extents
-//! (segments, free extents, this catalog, the previous catalog) overlap.
+//! end in list order. A segment at offset 0 (header slot A, never data) is a hole: that much
+//! virtual space is backed by nothing and reads as zeros (version 2; version 1 has no holes).
+//! Every offset and length in a catalog is page aligned, and no two extents (segments other than
+//! holes, free extents, this catalog, the previous catalog) overlap.
 
 use crate::cf::name::validate_name;
 use crate::error::{Error, Result};
@@ -63,8 +65,13 @@ pub(crate) const SLOT_SIZE: u64 = PAGE;
 pub(crate) const DATA_START: u64 = 2 * SLOT_SIZE;
 /// Magic bytes at the start of each header slot.
 pub(crate) const MAGIC: &[u8; 9] = b"redb-cf\x1A\x0A";
-/// The format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes.
+pub(crate) const FORMAT_VERSION: u16 = 2;
+/// The oldest format version this build reads: version 1 is version 2 without holes.
+pub(crate) const OLDEST_READ_VERSION: u16 = 1;
+/// The offset that marks a segment as a hole: virtual space with no bytes behind it. Offset 0 is
+/// header slot A, which no data extent can use.
+pub(crate) const HOLE: u64 = 0;
 /// Bytes of a slot covered by its checksum.
 const SLOT_BODY: usize = 44;
 /// Bytes of a slot that carry information.
@@ -82,6 +89,16 @@ pub(crate) struct Extent {
 impl Extent {
     pub(crate) fn end(&self) -> u64 {
         self.offset + self.len
+    }
+
+    /// A hole of `len` virtual bytes (see [`HOLE`]).
+    pub(crate) fn hole(len: u64) -> Extent {
+        Extent { offset: HOLE, len }
+    }
+
+    /// Whether this segment is a hole rather than space of the file.
+    pub(crate) fn is_hole(&self) -> bool {
+        self.offset == HOLE
     }
 }
 
@@ -143,7 +160,7 @@ impl Slot {
             return SlotRead::BadChecksum;
         }
         let version = u16::from_le_bytes([buf[10], buf[11]]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return SlotRead::UnsupportedVersion(version);
         }
         SlotRead::Valid(Slot {
@@ -334,7 +351,15 @@ impl Catalog {
                     cf.id
                 ));
             }
-            extents.extend(cf.segments.iter().map(|s| (*s, "segment")));
+            for seg in &cf.segments {
+                if seg.is_hole() {
+                    if seg.len == 0 || !seg.len.is_multiple_of(PAGE) {
+                        return Err(format!("a hole of {} bytes is not page aligned", seg.len));
+                    }
+                } else {
+                    extents.push((*seg, "segment"));
+                }
+            }
         }
         extents.extend(self.free.iter().map(|f| (*f, "free extent")));
         for (ext, kind) in &extents {
@@ -554,5 +579,39 @@ mod tests {
         catalog.cfs[0].segments[0].offset += 1;
         let err = Catalog::decode(&catalog.encode(), own).unwrap_err();
         assert!(err.to_string().contains("misaligned"), "{err}");
+    }
+
+    #[test]
+    fn holes_round_trip_any_number_of_times_and_must_be_page_aligned() {
+        let (mut catalog, own) = sample(2, 2);
+        // Two holes of the same size in two column families: holes never count as overlapping.
+        catalog.cfs[0].segments.insert(1, Extent::hole(64 * PAGE));
+        catalog.cfs[1].segments.insert(0, Extent::hole(64 * PAGE));
+        let decoded = Catalog::decode(&catalog.encode(), own).expect("holes are valid");
+        assert_eq!(decoded, catalog);
+        assert!(decoded.cfs[0].segments[1].is_hole());
+
+        catalog.cfs[0].segments[1] = Extent::hole(PAGE + 1);
+        let err = Catalog::decode(&catalog.encode(), own).unwrap_err();
+        assert!(err.to_string().contains("hole"), "{err}");
+        catalog.cfs[0].segments[1] = Extent::hole(0);
+        assert!(Catalog::decode(&catalog.encode(), own).is_err());
+    }
+
+    #[test]
+    fn version_1_slots_are_still_read() {
+        let slot = Slot {
+            generation: 3,
+            catalog: Extent {
+                offset: 8192,
+                len: 64,
+            },
+            catalog_crc: 7,
+        };
+        let mut bytes = slot.encode();
+        bytes[10..12].copy_from_slice(&1u16.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[..SLOT_BODY]);
+        bytes[44..48].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(Slot::decode(&bytes), SlotRead::Valid(slot));
     }
 }
