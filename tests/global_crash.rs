@@ -258,3 +258,38 @@ fn an_empty_durable_commit_makes_earlier_non_durable_batches_durable() {
         );
     }
 }
+
+/// A run of non-durable commits is made durable by the commit that brings it to 8,192 items (so
+/// the pages it freed can be reused, see `Collection::commit`): after a crash that drops every
+/// unsynced write, 7 batches of 1,024 are gone and 8 are there.
+#[test]
+fn the_commit_that_brings_a_non_durable_run_to_8192_items_is_durable() {
+    for (batches, expected) in [(7u64, 0usize), (8, 8192)] {
+        let disk = SimDisk::new();
+        let store = open_store(&disk, GlobalMutation::None).expect("open");
+        let c = store
+            .create_collection::<F32<DIM>, u64>(
+                "c",
+                CollectionConfig::new(Metric::L2).global(false),
+            )
+            .expect("create");
+        for b in 0..batches {
+            let mut batch = c.batch();
+            for id in b * 1024..(b + 1) * 1024 {
+                batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
+            }
+            c.commit(batch, Durability::None).expect("commit");
+        }
+        let at = disk.op_count();
+        let mut rng = StdRng::seed_from_u64(2);
+        let image = disk.crash_image(at, CrashKind::DropAll, &mut rng);
+        drop(c);
+        store.abandon();
+        let recovered =
+            open_store(&SimDisk::from_images(image), GlobalMutation::None).expect("reopen");
+        let c = recovered
+            .collection::<F32<DIM>, u64>("c")
+            .expect("collection");
+        assert_eq!(c.len(), expected, "{batches} non-durable batches of 1,024");
+    }
+}

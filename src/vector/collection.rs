@@ -190,7 +190,10 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// the batch is durable (with the log on, one group-committed log fsync); with
     /// [`Durability::None`] it is visible at once and becomes durable with the next durable
     /// commit of this collection (an empty batch committed with [`Durability::Immediate`] does
-    /// just that) or when the store is closed.
+    /// just that) or when the store is closed. The commit that brings a run of non-durable
+    /// commits to 8,192 items is made durable, so the pages the run freed can be reused (redb
+    /// reuses a page freed after the last durable commit only after the next one); this costs
+    /// one log fsync and only makes the commit safer.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};

@@ -57,6 +57,9 @@ pub(crate) struct WriterState {
     pub trimmed_upto: u64,
     /// Each indexed item's live node in the approximate index (only writers need it).
     pub ann_nodes: HashMap<u64, u32>,
+    /// Items written by non-durable commits since the last durable commit (see
+    /// `write::MAX_NON_DURABLE_RUN_ITEMS`).
+    pub non_durable_run_items: u64,
 }
 
 impl CollectionShared {
@@ -79,6 +82,7 @@ impl CollectionShared {
             writer: Mutex::new(WriterState {
                 trimmed_upto: 0,
                 ann_nodes: HashMap::new(),
+                non_durable_run_items: 0,
             }),
             mirror: RwLock::new(None),
             mirror_loader: OnceLock::new(),
@@ -133,7 +137,7 @@ impl CollectionShared {
     /// Makes every commit up to now durable, with an empty durable commit if some commit since
     /// the last durable one was not (redb's durable commit persists the earlier non-durable ones).
     pub fn make_durable(&self) -> Result<()> {
-        let _writer = self.writer.lock();
+        let mut writer = self.writer.lock();
         self.check_live()?;
         let committed = self.committed_seq.load(Ordering::Acquire);
         let pending = self.non_durable_pending.load(Ordering::Acquire);
@@ -143,6 +147,7 @@ impl CollectionShared {
         let mut txn = self.cf.begin_write()?;
         txn.set_durability(redb::Durability::Immediate)?;
         txn.commit()?;
+        writer.non_durable_run_items = 0;
         self.durable_seq.fetch_max(committed, Ordering::AcqRel);
         self.non_durable_pending.store(false, Ordering::Release);
         Ok(())
