@@ -6,7 +6,7 @@ use crate::cf::database::Database;
 use crate::cf::name::validate_name;
 use crate::error::{Error, Result};
 use crate::index::hnsw::HnswParams;
-use crate::vector::ann::{self, AnnIndex};
+use crate::vector::ann::{self, AnnIndex, IndexStats};
 use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
@@ -670,7 +670,12 @@ impl Store {
             .collect())
     }
 
-    /// Exact search over `_global_index`: every covered collection, one top k.
+    /// Search over `_global_index`: every covered collection, one top k. Once the index holds
+    /// more than 4,096 entries (and `k` is below that count) it walks the global index's own
+    /// graph (approximate, like a collection's index with the default [`AnnConfig`]); below, or
+    /// for a larger `k`, it scans exactly ([`global_search_exact`](Self::global_search_exact)).
+    ///
+    /// [`AnnConfig`]: crate::vector::AnnConfig
     ///
     /// ```
     /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -683,6 +688,26 @@ impl Store {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn global_search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.global_search_with(query, k, false)
+    }
+
+    /// Exact search over `_global_index`, whatever its size: one distance per entry.
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<1>, ()>("a", CollectionConfig::new(Metric::L2))?;
+    /// a.upsert(4, &[4.0], &())?;
+    /// store.sync_global_index()?;
+    /// assert_eq!(store.global_search_exact(&[3.0], 1)?[0].id, 4);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.global_search_with(query, k, true)
+    }
+
+    fn global_search_with(&self, query: &[f32], k: usize, exact: bool) -> Result<Vec<Hit>> {
         let global = self.global()?;
         let names: HashMap<u64, Arc<str>> = self
             .inner
@@ -692,7 +717,20 @@ impl Store {
             .filter(|c| c.config.indexed)
             .map(|c| (c.config.code, c.name.clone()))
             .collect();
-        global.search(query, k, &names)
+        global.search(query, k, &names, exact)
+    }
+
+    /// Size and state of the global index's graph (see [`global_search`](Self::global_search)).
+    ///
+    /// ```
+    /// # use quiver::vector::{Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// assert_eq!(store.global_graph_stats()?.nodes, 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_graph_stats(&self) -> Result<IndexStats> {
+        Ok(self.global()?.graph_stats())
     }
 
     /// Waits until the global index reflects every commit that returned before this call

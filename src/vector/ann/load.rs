@@ -22,6 +22,30 @@ pub(crate) fn load<V: VectorType>(
     read: &ReadTransaction,
     metric: Metric,
 ) -> Result<Loaded> {
+    let table = read.open_table(vectors::<V>())?;
+    load_with::<V>(name, read, metric, table.len()?, |visit| {
+        for entry in table.range::<u64>(..)? {
+            let (id, vector) = entry?;
+            visit(id.value(), vector.value().bytes())?;
+        }
+        Ok(())
+    })
+}
+
+/// Receives one live item's id and stored vector.
+pub(crate) type RowVisitor<'a> = &'a mut dyn FnMut(u64, &[u8]) -> Result<()>;
+
+/// Like [`load`], with the live nodes' vectors passed by `rows` to the visitor it is given
+/// (`count` of them, item id and stored vector) instead of read from the collection's vector
+/// table: the global index keys its vectors by collection and item, and its graph by a slot
+/// number of its own.
+pub(crate) fn load_with<V: VectorType>(
+    name: &str,
+    read: &ReadTransaction,
+    metric: Metric,
+    count: u64,
+    rows: impl FnOnce(RowVisitor<'_>) -> Result<()>,
+) -> Result<Loaded> {
     let started = Instant::now();
     let corrupt = |what: String| Error::CorruptIndex {
         collection: name.to_owned(),
@@ -85,24 +109,24 @@ pub(crate) fn load<V: VectorType>(
         return Err(corrupt("a non-empty graph has no entry point".to_owned()));
     }
 
-    let table = read.open_table(vectors::<V>())?;
-    if table.len()? != node_of.len() as u64 {
+    if count != node_of.len() as u64 {
         return Err(corrupt(format!(
-            "{} items stored, {} indexed",
-            table.len()?,
+            "{count} items stored, {} indexed",
             node_of.len()
         )));
     }
-    for entry in table.range::<u64>(..)? {
-        let (id, vector) = entry?;
-        let id = id.value();
+    let row_bytes = V::DIM * V::ELEMENT.size();
+    rows(&mut |id, vector| {
         let node = node_of
             .get(&id)
             .ok_or_else(|| corrupt(format!("item {id} is not indexed")))?;
-        index.set_vector(*node, vector.value().bytes());
-    }
+        if vector.len() != row_bytes {
+            return Err(corrupt(format!("item {id}'s vector has the wrong size")));
+        }
+        index.set_vector(*node, vector);
+        Ok(())
+    })?;
     let dead = read.open_table(ANN_DEAD)?;
-    let row_bytes = V::DIM * V::ELEMENT.size();
     let mut dead_rows = 0;
     for entry in dead.range::<u32>(..)? {
         let (node, bytes) = entry?;

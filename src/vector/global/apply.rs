@@ -19,12 +19,14 @@ pub(super) enum Change {
     DropCollection { code: u64 },
 }
 
-/// Runs one round; returns what it changed once its commit is durable.
-pub(super) fn catch_up<V: VectorType>(
+/// Runs one round; returns what it changed once its commit is durable, with what
+/// `before_commit` made of those changes inside the round's transaction (the graph's update).
+pub(super) fn catch_up<V: VectorType, T>(
     global: &ColumnFamily,
     collections: &[Arc<CollectionShared>],
     mutation: GlobalMutation,
-) -> Result<Vec<Change>> {
+    before_commit: impl FnOnce(&redb::WriteTransaction, &[Change]) -> Result<T>,
+) -> Result<(Vec<Change>, T)> {
     let txn = global.begin_write()?;
     let mut changes = Vec::new();
     let mut applied_now = Vec::new();
@@ -69,6 +71,7 @@ pub(super) fn catch_up<V: VectorType>(
             changes.push(Change::DropCollection { code });
         }
     }
+    let extra = before_commit(&txn, &changes)?;
     let mut txn = txn;
     txn.set_durability(if mutation == GlobalMutation::TrimBeforeDurable {
         Durability::None
@@ -79,7 +82,7 @@ pub(super) fn catch_up<V: VectorType>(
     for (collection, last) in applied_now {
         collection.trim_upto.fetch_max(last, Ordering::AcqRel);
     }
-    Ok(changes)
+    Ok((changes, extra))
 }
 
 /// Applies one collection's changes after `applied`; returns the new applied sequence number,

@@ -36,9 +36,12 @@
 //! committed before the call is reflected. Between those points a global search may lag the
 //! collections (by about the applier's 20 ms pause), never lead them.
 //!
-//! Searches scan an in-memory mirror of the global table (one per collection), loaded when the
-//! store opens and updated after each durable applier commit, so a global search runs at the
-//! same memory speed as a collection search; [`Store::global_index_stats`](super::Store::global_index_stats)
+//! Searches walk the global index's own HNSW graph (`graph.rs`) once it holds more than 4,096
+//! entries, like a collection's index: its tables change in the same durable applier
+//! transaction as the entries, so the invariant above covers it too. Smaller indexes, a `k` as
+//! large as the index and [`Store::global_search_exact`](super::Store::global_search_exact) scan
+//! an in-memory mirror of the global table (one per collection), loaded when the store opens and
+//! updated after each durable applier commit; [`Store::global_index_stats`](super::Store::global_index_stats)
 //! reports its memory and load time. It holds a second copy of every covered vector.
 //!
 //! Each collection gets a random 64-bit *code* when it is created; the global index keys its
@@ -51,10 +54,12 @@
 //! store opened with that global index.
 
 mod apply;
+mod graph;
 
 use crate::cf::column_family::ColumnFamily;
 use crate::cf::database::Database;
 use crate::error::{Error, Result};
+use crate::vector::ann::IndexStats;
 use crate::vector::element::{Element, VectorType};
 use crate::vector::metric::Metric;
 use crate::vector::metric::check_vector;
@@ -63,6 +68,7 @@ use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
 use crate::vector::topk::Hit;
 use apply::Change;
+use graph::GlobalGraph;
 use parking_lot::{Mutex, RwLock};
 use redb::{ReadableTable, TableDefinition};
 use std::collections::HashMap;
@@ -101,8 +107,17 @@ pub(crate) trait GlobalIndexer: Send + Sync {
     fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool;
     /// Brings the index up to date with every collection (see the module docs).
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()>;
-    /// Exact search over every covered collection; `names` maps live codes to names.
-    fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>>;
+    /// Search over every covered collection (through the graph when it is large, unless
+    /// `exact`); `names` maps live codes to names.
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        names: &HashMap<u64, Arc<str>>,
+        exact: bool,
+    ) -> Result<Vec<Hit>>;
+    /// Size and state of the graph.
+    fn graph_stats(&self) -> IndexStats;
     /// Number of entries (read from the column family, not the mirror).
     fn len(&self) -> Result<u64>;
     /// Size and load time of the in-memory mirror searches scan.
@@ -115,6 +130,8 @@ pub(crate) struct GlobalIndex<V> {
     /// What searches scan: one mirror per collection code, loaded on open and updated after
     /// each durable applier commit.
     mirrors: RwLock<HashMap<u64, Mirror>>,
+    /// What searches walk once the index is large (see [`graph`]).
+    graph: GlobalGraph,
     load_time: Duration,
     /// One applier round at a time.
     apply_lock: Mutex<()>,
@@ -150,8 +167,10 @@ impl<V: VectorType> GlobalIndex<V> {
             txn.open_table(PROGRESS)?;
             txn.open_table(global_vectors::<V>())?;
         }
+        GlobalGraph::create_if_missing::<V>(&txn, metric, &global_vectors::<V>())?;
         txn.commit()?;
         let started = Instant::now();
+        let graph = GlobalGraph::load::<V>(&cf, metric, &global_vectors::<V>())?;
         let mut mirrors: HashMap<u64, Mirror> = HashMap::new();
         let read = cf.begin_read()?;
         for entry in read
@@ -171,6 +190,7 @@ impl<V: VectorType> GlobalIndex<V> {
             cf,
             metric,
             mirrors: RwLock::new(mirrors),
+            graph,
             load_time: started.elapsed(),
             apply_lock: Mutex::new(()),
             mutation,
@@ -198,7 +218,13 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
 
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
         let _round = self.apply_lock.lock();
-        let changes = apply::catch_up::<V>(&self.cf, collections, self.mutation)?;
+        let (changes, graph_update) =
+            apply::catch_up::<V, _>(&self.cf, collections, self.mutation, |txn, changes| {
+                self.graph.update(txn, changes)
+            })?;
+        if let Some(update) = graph_update {
+            self.graph.publish(update);
+        }
         if changes.is_empty() {
             return Ok(());
         }
@@ -222,8 +248,30 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         Ok(())
     }
 
-    fn search(&self, query: &[f32], k: usize, names: &HashMap<u64, Arc<str>>) -> Result<Vec<Hit>> {
+    fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        names: &HashMap<u64, Arc<str>>,
+        exact: bool,
+    ) -> Result<Vec<Hit>> {
         check_vector(query, V::DIM, V::ELEMENT, self.metric)?;
+        if let Some(found) = self.graph.search(query, k).filter(|_| !exact) {
+            let hits: Option<Vec<Hit>> = found
+                .into_iter()
+                .map(|(distance, (code, id))| {
+                    names.get(&code).map(|name| Hit {
+                        collection: name.clone(),
+                        id,
+                        distance,
+                    })
+                })
+                .collect();
+            // A result from a collection deleted since the last applier round: scan instead.
+            if let Some(hits) = hits {
+                return Ok(hits);
+            }
+        }
         let prepared = Prepared::new(query);
         let mirrors = self.mirrors.read();
         // Deleted collections whose entries the applier has not dropped yet are skipped.
@@ -260,6 +308,10 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         let read = self.cf.begin_read()?;
         let table = read.open_table(global_vectors::<V>())?;
         Ok(redb::ReadableTableMetadata::len(&table)?)
+    }
+
+    fn graph_stats(&self) -> IndexStats {
+        self.graph.stats()
     }
 
     fn stats(&self) -> MirrorStats {
