@@ -16,7 +16,8 @@ pub struct Args {
     /// the project, datasets/wordnet-minilm-small, or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Index mode: flat (the exact scan) or hnsw (the approximate index, swept over --ef).
+    /// Index modes, separated by commas: flat (the exact scan), hnsw (the approximate index,
+    /// swept over --ef), global (three collections searched through `_global_index`'s graph).
     #[arg(long, default_value = "flat")]
     pub index: String,
     /// HNSW: neighbours per node on the upper levels (level 0 keeps twice as many).

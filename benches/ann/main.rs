@@ -1,6 +1,6 @@
 //! Recall and speed of quiver's search on real ANN datasets, reported the ann-benchmarks way.
 //!
-//! `cargo bench --bench ann -- --dataset NAME [--index flat|hnsw] [--k 10] [--json FILE]
+//! `cargo bench --bench ann -- --dataset NAME [--index flat,hnsw,global] [--k 10] [--json FILE]
 //! [--filter 50,10,1,0.1,pos] [--churn 0.1] [--export DIR] [--quick]` ingests the dataset into a
 //! quiver collection in a file (through the public API), runs every query one at a time on one
 //! thread (best of `--passes`) and in batches of 64 on all cores, and reports one JSON object per
@@ -21,14 +21,17 @@
 //! - `--export` writes what the peers need to search the same data ([`export`]); the peers and
 //!   the report live in `benches/peers/`.
 //!
-//! Index modes: `flat`, the exact scan; `hnsw`, the collection's approximate index built with
-//! `--m` and `--ef-construction` while ingesting (build time includes it), searched at each
-//! `--ef` value (one line per value).
+//! Index modes (`--index`, several separated by commas): `flat`, the exact scan; `hnsw`, the
+//! collection's approximate index built with `--m` and `--ef-construction` while ingesting
+//! (build time includes it), searched at each `--ef` value (one line per value); `global`, the
+//! rows dealt into three collections and searched across them through `_global_index`'s graph
+//! ([`global`]).
 
 mod args;
 mod data;
 mod export;
 mod filters;
+mod global;
 mod measure;
 mod output;
 mod run;
@@ -90,27 +93,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         export::write(&data, dir)?;
         eprintln!("exported to {}", dir.display());
     }
-    let modes = match args.index.as_str() {
-        "flat" => vec![run::Mode::Flat],
-        "hnsw" => {
-            let efs = args.ef_list()?;
-            let mut modes = Vec::new();
-            for quantization in args.quantization_list()? {
-                let config = AnnConfig {
-                    m: args.m,
-                    ef_construction: args.ef_construction,
-                    ef_search: AnnConfig::default().ef_search,
-                    quantization,
-                };
-                config.validate()?;
-                modes.push(run::Mode::Hnsw(config, efs.clone()));
+    let mut modes = Vec::new();
+    for name in args.index.split(',') {
+        match name {
+            "flat" => modes.push(run::Mode::Flat),
+            "hnsw" => {
+                let efs = args.ef_list()?;
+                for quantization in args.quantization_list()? {
+                    let config = AnnConfig {
+                        m: args.m,
+                        ef_construction: args.ef_construction,
+                        ef_search: AnnConfig::default().ef_search,
+                        quantization,
+                    };
+                    config.validate()?;
+                    modes.push(run::Mode::Hnsw(config, efs.clone()));
+                }
             }
-            modes
+            "global" => modes.push(run::Mode::Global),
+            other => {
+                return Err(format!(
+                    "unknown index mode {other:?} (available: flat, hnsw, global)"
+                )
+                .into());
+            }
         }
-        other => {
-            return Err(format!("unknown index mode {other:?} (available: flat, hnsw)").into());
-        }
-    };
+    }
     let mut lines = Vec::new();
     for mode in &modes {
         lines.extend(run(&args, &data, mode)?);

@@ -75,12 +75,15 @@ pub enum Mode {
     Flat,
     /// The approximate index built with these parameters, searched at each `ef`.
     Hnsw(AnnConfig, Vec<usize>),
+    /// Three collections under `_global_index`, searched through its graph ([`crate::global`]).
+    Global,
 }
 
 impl Mode {
     fn index_name(&self) -> &'static str {
         match self {
             Mode::Flat => "quiver-flat",
+            Mode::Global => "quiver-global-hnsw",
             Mode::Hnsw(config, _) => match config.quantization {
                 Quantization::None => "quiver-hnsw",
                 Quantization::Int8 => "quiver-hnsw-int8",
@@ -107,13 +110,16 @@ pub fn run<V: VectorType>(
         )
         .into());
     }
+    if let Mode::Global = mode {
+        return crate::global::run::<V>(args, data, metric);
+    }
     // Each mode's peak memory is its own: the previous mode's collection is gone by now.
     reset_peak_rss();
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("ann.qvr");
     let store = Store::open(&path)?;
     let config = match mode {
-        Mode::Flat => CollectionConfig::new(metric),
+        Mode::Flat | Mode::Global => CollectionConfig::new(metric),
         Mode::Hnsw(ann, _) => CollectionConfig::new(metric).approximate(*ann),
     };
     let collection = store.create_collection::<V, u8>("base", config)?;
@@ -156,7 +162,7 @@ pub fn run<V: VectorType>(
 
     let queries: Vec<&[f32]> = data.queries.iter().collect();
     let settings: Vec<(Option<usize>, serde_json::Value)> = match mode {
-        Mode::Flat => vec![(None, json!({}))],
+        Mode::Flat | Mode::Global => vec![(None, json!({}))],
         Mode::Hnsw(ann, efs) => efs
             .iter()
             .map(|ef| {

@@ -1,0 +1,109 @@
+//! `--index global`: the cross-type search. The dataset is dealt round-robin into three
+//! collections (as if it held three entity types) in a store with `_global_index`, and every
+//! query goes through `Store::global_search`, which walks the global index's own graph. Against
+//! `--index hnsw` at the same `ef` (the global graph's default, 64) in the same run, this shows
+//! whether a cross-type search is as fast as a per-type one over the same rows.
+
+use crate::args::Args;
+use crate::data::Dataset;
+use crate::measure;
+use crate::output::{Line, peak_rss, progress, reset_peak_rss};
+use quiver::Durability;
+use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, VectorType};
+use rayon::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Collections the rows are dealt into.
+const PARTS: usize = 3;
+
+pub fn run<V: VectorType>(
+    args: &Args,
+    data: &Dataset,
+    metric: Metric,
+) -> Result<Vec<Line>, BoxError> {
+    reset_peak_rss();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("global.qvr");
+    let store = Store::builder().global_index::<V>(metric).open(&path)?;
+    let parts = (0..PARTS)
+        .map(|p| {
+            store.create_collection::<V, ()>(&format!("part{p}"), CollectionConfig::new(metric))
+        })
+        .collect::<quiver::Result<Vec<_>>>()?;
+    let started = Instant::now();
+    let rows = data.base.rows();
+    let bar = progress(rows, "ingest");
+    for chunk_start in (0..rows).step_by(1000 * PARTS) {
+        for (p, part) in parts.iter().enumerate() {
+            let mut batch = part.batch();
+            for row in (chunk_start + p..(chunk_start + 1000 * PARTS).min(rows)).step_by(PARTS) {
+                batch.upsert(row as u64, data.base.row(row), &())?;
+            }
+            part.commit(batch, Durability::None)?;
+        }
+        bar.inc((1000 * PARTS).min(rows - chunk_start) as u64);
+    }
+    for part in &parts {
+        part.commit(part.batch(), Durability::Immediate)?;
+    }
+    store.sync_global_index()?;
+    store.database().checkpoint()?;
+    bar.finish_and_clear();
+    let build_s = started.elapsed().as_secs_f64();
+    let stats = store.global_graph_stats()?;
+    eprintln!(
+        "global graph: {} nodes, {:.1} MB in memory",
+        stats.nodes,
+        stats.memory_bytes as f64 / 1e6
+    );
+    let queries: Vec<&[f32]> = data.queries.iter().collect();
+    let (speed, results) = measure::search_with(
+        &queries,
+        args.passes,
+        |query| store.global_search(query, args.k),
+        |chunk| {
+            chunk
+                .par_iter()
+                .map(|query| store.global_search(query, args.k))
+                .collect()
+        },
+    )?;
+    let recall = measure::recall(
+        data.distance,
+        &data.base,
+        &data.queries,
+        &results,
+        &data.truth,
+        args.k,
+    );
+    let config = AnnConfig::default();
+    eprintln!(
+        "quiver-global-hnsw ({PARTS} collections, ef {}): recall {:.4}, {:.0} queries/s",
+        config.ef_search, recall.0, speed.qps_1t
+    );
+    let disk = (
+        std::fs::metadata(&path).map_or(0, |m| m.len()),
+        std::fs::metadata(quiver::log_path(&path)).map_or(0, |m| m.len()),
+    );
+    Ok(vec![Line {
+        dataset: data.name.clone(),
+        index: "quiver-global-hnsw".to_owned(),
+        params: json!({
+            "collections": PARTS, "M": config.m, "ef_construction": config.ef_construction,
+            "ef_search": config.ef_search,
+        }),
+        k: args.k,
+        recall: recall.0,
+        recall_ids: recall.1,
+        speed,
+        build_s,
+        disk_bytes: disk.0,
+        log_bytes: disk.1,
+        rss_bytes: peak_rss(),
+        n: rows,
+        queries: queries.len(),
+    }])
+}
