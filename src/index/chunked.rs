@@ -58,6 +58,11 @@ impl<T: Clone> Chunked<T> {
         self.len
     }
 
+    /// Values per record.
+    pub fn record_len(&self) -> usize {
+        self.record_len
+    }
+
     /// Appends `count` records, every element `value`.
     pub fn extend_with(&mut self, count: usize, value: T) {
         let chunk_len = self.chunk_len();

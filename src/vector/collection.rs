@@ -152,7 +152,8 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
 
     /// Size of the in-memory mirror that exact search scans, and how long it took to load. A
     /// collection with an approximate index loads its mirror on its first exact search (an exact
-    /// or predicate-filtered search); until then this reports zeros.
+    /// or a predicate-filtered search whose records the index does not keep); until then this
+    /// reports zeros.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -429,7 +430,10 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// walked through, never returned), one admitting 6-40% (and 2,000) by a walk that scores
     /// only admitted items, one admitting fewer by an exact scan of the admitted items. The
     /// allow-list's preparation is cached for the last few lists, so repeating a filter is
-    /// cheaper than a new one. Predicate filters scan the admitted items exactly.
+    /// cheaper than a new one. A predicate filter takes the same routes when the record type
+    /// is fixed-width and at most 64 bytes (the index keeps each node's record, so the
+    /// predicate is tested in memory, one pass over the nodes per search); otherwise, and
+    /// combined with an id list, it scans the admitted items exactly.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Filter, Metric, Store, F32};
@@ -471,18 +475,30 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         k: usize,
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
-        // Predicate filters need each item's record, which the graph does not hold: exact scan.
-        let index = match filter.predicate {
-            None => self.shared.ann.read().clone(),
-            Some(_) => None,
-        };
-        match (index, filter.ids) {
-            (Some(index), None) => {
+        let index = self.shared.ann.read().clone();
+        match (index, filter.ids, &filter.predicate) {
+            (Some(index), None, None) => {
                 let ef = index.config.ef_search;
                 self.index_batch(queries, |query| index.search(query, k, ef))
             }
-            (Some(index), Some(ids)) => self.index_batch_allowing(&index, queries, k, ids, filter),
-            (None, _) => self.exact_batch(queries, k, filter),
+            (Some(index), Some(ids), None) => {
+                self.index_batch_allowing(&index, queries, k, ids, filter)
+            }
+            // The index keeps each node's record when the type is small and fixed-width: the
+            // predicate is tested in memory. Otherwise it needs the record table: exact scan.
+            (Some(index), None, Some(predicate)) if index.records.is_some() => {
+                match index.nodes_where(|bytes| predicate(M::from_bytes(bytes))) {
+                    Some(words) => self.index_batch_filtered(
+                        &index,
+                        queries,
+                        k,
+                        NodeFilter::Nodes { words },
+                        filter,
+                    ),
+                    None => self.exact_batch(queries, k, filter),
+                }
+            }
+            _ => self.exact_batch(queries, k, filter),
         }
     }
 
@@ -578,6 +594,19 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
                 nodes
             }
         };
+        self.index_batch_filtered(index, queries, k, nodes, filter)
+    }
+
+    /// Searches among the nodes `nodes` accepts, by the route the planner picks for their
+    /// share of the live nodes (see [`index_batch_allowing`](Self::index_batch_allowing)).
+    fn index_batch_filtered(
+        &self,
+        index: &Arc<AnnIndex>,
+        queries: &[&[f32]],
+        k: usize,
+        nodes: NodeFilter<'_>,
+        filter: &Filter<'_, M>,
+    ) -> Result<Vec<Vec<Hit>>> {
         let accepted = nodes.accepted();
         let route = plan::route(accepted, index.live_count());
         let ef = index.config.ef_search;

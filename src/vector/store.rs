@@ -525,7 +525,12 @@ impl Store {
             let mut writer = shared.writer.lock();
             if shared.mirror_loader.get().is_none() {
                 let read = shared.cf.begin_read()?;
-                let loaded = ann::load::<V>(&shared.name, &read, shared.config.metric)?;
+                let loaded = match ann::load::<V>(&shared.name, &read, shared.config.metric)? {
+                    Some((index, nodes)) => {
+                        Some((ann::load_records::<M>(index, &nodes, &read)?, nodes))
+                    }
+                    None => None,
+                };
                 drop(read);
                 match loaded {
                     Some((index, nodes)) => {

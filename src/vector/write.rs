@@ -121,9 +121,10 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
                 .iter()
                 .filter_map(|change| match change {
                     MirrorChange::Upsert { id, op } => match &batch.ops[*op] {
-                        Op::Upsert { vector, .. } => Some(IndexOp::Upsert {
+                        Op::Upsert { vector, record, .. } => Some(IndexOp::Upsert {
                             id: *id,
                             stored: &batch.bytes[vector.clone()],
+                            record: &batch.bytes[record.clone()],
                         }),
                         Op::Delete { .. } => None,
                     },

@@ -16,6 +16,7 @@ use crate::vector::metric::Metric;
 use crate::vector::quantize::Quantization;
 use crate::vector::topk::{Candidate, TopK};
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Nodes per chunk of the id and flag arrays.
@@ -52,6 +53,9 @@ pub(crate) struct AnnIndex {
     pub codes: NodeCodes,
     pub ids: Chunked<u64>,
     pub dead: Chunked<bool>,
+    /// Each node's record bytes, when the collection's record type is small and fixed-width
+    /// (see [`with_records`](Self::with_records)): predicate filters test them in memory.
+    pub records: Option<Chunked<u8>>,
     pub dead_count: usize,
     pub load_time: Duration,
 }
@@ -93,6 +97,7 @@ impl AnnIndex {
             codes: NodeCodes::new(config.quantization, metric, dim),
             ids: Chunked::new(1, NODES_PER_CHUNK),
             dead: Chunked::new(1, NODES_PER_CHUNK),
+            records: None,
             dead_count: 0,
             load_time: Duration::ZERO,
         }
@@ -100,6 +105,46 @@ impl AnnIndex {
 
     pub fn len(&self) -> usize {
         self.vectors.len()
+    }
+
+    /// Keeps `width` bytes of record per node from now on (every existing node gets zeros until
+    /// [`set_record`](Self::set_record) fills it).
+    pub fn with_records(mut self, width: usize) -> AnnIndex {
+        let mut records = Chunked::new(width, NODES_PER_CHUNK);
+        records.extend_with(self.len(), 0);
+        self.records = Some(records);
+        self
+    }
+
+    /// Sets `node`'s record bytes (ignored without records, or at another width).
+    pub fn set_record(&mut self, node: u32, record: &[u8]) {
+        if let Some(slot) = self
+            .records
+            .as_mut()
+            .and_then(|records| records.record_mut(node as usize))
+            .filter(|slot| slot.len() == record.len())
+        {
+            slot.copy_from_slice(record);
+        }
+    }
+
+    /// The live nodes whose record `accept` takes, as a node bitset; `None` without records.
+    pub fn nodes_where(&self, accept: impl Fn(&[u8]) -> bool) -> Option<Arc<[u64]>> {
+        let records = self.records.as_ref()?;
+        let width = records.record_len();
+        let mut words = vec![0u64; self.len().div_ceil(64)];
+        // Chunk by chunk (the same node count per chunk for both), so each node costs its
+        // record's test and no lookups.
+        let mut node = 0usize;
+        for (chunk, dead) in records.chunks().zip(self.dead.chunks()) {
+            for (record, &dead) in chunk.chunks_exact(width).zip(dead) {
+                if !dead && accept(record) {
+                    words[node / 64] |= 1 << (node % 64);
+                }
+                node += 1;
+            }
+        }
+        Some(Arc::from(words))
     }
 
     #[inline]
@@ -131,6 +176,9 @@ impl AnnIndex {
 
     /// Appends an all-zero vector (and codes) row; returns its node number.
     pub fn push_vector_slot(&mut self) -> u32 {
+        if let Some(records) = &mut self.records {
+            records.extend_with(1, 0);
+        }
         self.codes.push_zero();
         self.vectors.push_zero()
     }
@@ -295,7 +343,8 @@ impl AnnIndex {
                 + self.vectors.memory_bytes()
                 + self.codes.memory_bytes()
                 + self.ids.memory_bytes()
-                + self.dead.memory_bytes(),
+                + self.dead.memory_bytes()
+                + self.records.as_ref().map_or(0, Chunked::memory_bytes),
             load_time: self.load_time,
             config: self.config,
         }

@@ -41,5 +41,5 @@ mod vectors;
 pub use config::AnnConfig;
 pub(crate) use index::AnnIndex;
 pub use index::IndexStats;
-pub(crate) use load::{load, load_with};
+pub(crate) use load::{load, load_records, load_with};
 pub(crate) use update::{IndexOp, NodeMapChange, apply, create};

@@ -30,8 +30,15 @@ const COMPACT_MIN_DEAD: usize = 64;
 
 /// One operation of a committed batch, as the index sees it.
 pub(crate) enum IndexOp<'a> {
-    Upsert { id: u64, stored: &'a [u8] },
-    Delete { id: u64 },
+    /// `record`: the item's record bytes, kept by an index with records (ignored otherwise).
+    Upsert {
+        id: u64,
+        stored: &'a [u8],
+        record: &'a [u8],
+    },
+    Delete {
+        id: u64,
+    },
 }
 
 /// How the writer's item-to-node map changes when the commit succeeds.
@@ -82,8 +89,9 @@ pub(crate) fn apply(
             newly_dead.push(old);
             delta.insert(id, None);
         }
-        if let IndexOp::Upsert { id, stored } = op {
+        if let IndexOp::Upsert { id, stored, record } = op {
             let node = index.push(*id, stored);
+            index.set_record(node, record);
             delta.insert(*id, Some(node));
         }
     }
@@ -141,11 +149,18 @@ fn compact(
         index.vectors.element(),
         index.vectors.dim(),
     );
+    if let Some(records) = &index.records {
+        fresh = fresh.with_records(records.record_len());
+    }
     let mut map = HashMap::with_capacity(live);
     for node in 0..index.len() as u32 {
         if !index.is_dead(node) {
             let id = index.id(node);
-            map.insert(id, fresh.push(id, index.vectors.row(node)));
+            let new = fresh.push(id, index.vectors.row(node));
+            if let Some(record) = index.records.as_ref().and_then(|r| r.record(node as usize)) {
+                fresh.set_record(new, record);
+            }
+            map.insert(id, new);
         }
     }
     link_new_nodes(&mut fresh);

@@ -91,6 +91,7 @@ impl GlobalGraph {
             ops.push(IndexOp::Upsert {
                 id: slot as u64,
                 stored: vector,
+                record: &[],
             });
         }
         drop(slots);
@@ -191,6 +192,7 @@ impl GlobalGraph {
                         ops.push(IndexOp::Upsert {
                             id: slot,
                             stored: vector,
+                            record: &[],
                         });
                     }
                     Change::Remove { code, id } => {
