@@ -327,11 +327,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let hits = store.global_search(&data.centers[garden], 15)?;
     let elapsed = started.elapsed();
     print_records(&store, &hits)?;
-    let global = store.global_index_stats()?;
+    let graph = store.global_graph_stats()?;
     println!(
-        "  global search over {} entries: {elapsed:.2?} (global mirror {:.1} MiB)",
+        "  global search over {} entries: {elapsed:.2?} (global graph {:.1} MiB)",
         store.global_index_len()?,
-        global.memory_bytes as f64 / (1 << 20) as f64
+        graph.memory_bytes as f64 / (1 << 20) as f64
     );
     let category_of = |hit: &Hit| -> Option<usize> {
         match &*hit.collection {

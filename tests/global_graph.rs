@@ -79,8 +79,22 @@ fn a_large_global_index_searches_its_graph_with_high_recall() {
     fill(&store);
     let stats = store.global_graph_stats().expect("stats");
     assert_eq!((stats.nodes, stats.dead), (3 * PER_COLLECTION as usize, 0));
+    // Searches through the graph leave the exact-scan mirror unloaded.
+    store.global_search(&queries()[0], 10).expect("search");
+    assert_eq!(store.global_index_stats().expect("stats").vectors, 0);
     let r = recall(&store);
     assert!(r >= 0.95, "recall {r}");
+    // The first exact search loaded it with every entry; later rounds keep it current.
+    assert_eq!(
+        store.global_index_stats().expect("stats").vectors,
+        3 * PER_COLLECTION as usize
+    );
+    let users = store.collection::<F32<DIM>, ()>("users").expect("users");
+    let probe = [0.9f32; DIM];
+    users.upsert(99_999, &probe, &()).expect("upsert");
+    store.sync_global_index().expect("sync");
+    let top = &store.global_search_exact(&probe, 1).expect("exact")[0];
+    assert_eq!((&*top.collection, top.id), ("users", 99_999));
     // Distances are the exact ones, and every hit names a real item of its collection.
     let query = &queries()[0];
     for hit in store.global_search(query, 10).expect("search") {

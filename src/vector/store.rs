@@ -766,7 +766,9 @@ impl Store {
         self.global()?.len()
     }
 
-    /// Size and load time of the global index's in-memory mirror.
+    /// Size and load time of the global index's in-memory mirror, which exact global searches
+    /// scan: zeros until the first such search loads it (searches through the graph do not;
+    /// see [`global_graph_stats`](Self::global_graph_stats)).
     ///
     /// ```
     /// # use quiver::vector::{Metric, Store, F32};

@@ -69,7 +69,7 @@ use crate::vector::shared::CollectionShared;
 use crate::vector::topk::Hit;
 use apply::Change;
 use graph::GlobalGraph;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use redb::{ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -120,19 +120,19 @@ pub(crate) trait GlobalIndexer: Send + Sync {
     fn graph_stats(&self) -> IndexStats;
     /// Number of entries (read from the column family, not the mirror).
     fn len(&self) -> Result<u64>;
-    /// Size and load time of the in-memory mirror searches scan.
+    /// Size and load time of the in-memory mirror exact searches scan (zeros until one has).
     fn stats(&self) -> MirrorStats;
 }
 
 pub(crate) struct GlobalIndex<V> {
     cf: ColumnFamily,
     metric: Metric,
-    /// What searches scan: one mirror per collection code, loaded on open and updated after
-    /// each durable applier commit.
-    mirrors: RwLock<HashMap<u64, Mirror>>,
-    /// What searches walk once the index is large (see [`graph`]).
+    /// What exact searches scan: one mirror per collection code, loaded by the first search
+    /// that scans (see [`mirrors`](Self::mirrors)) and updated after each durable applier
+    /// commit from then on.
+    mirrors: RwLock<Option<Mirrors>>,
+    /// What searches walk once the index is large (see `graph.rs`).
     graph: GlobalGraph,
-    load_time: Duration,
     /// One applier round at a time.
     apply_lock: Mutex<()>,
     mutation: GlobalMutation,
@@ -169,33 +169,60 @@ impl<V: VectorType> GlobalIndex<V> {
         }
         GlobalGraph::create_if_missing::<V>(&txn, metric, &global_vectors::<V>())?;
         txn.commit()?;
-        let started = Instant::now();
         let graph = GlobalGraph::load::<V>(&cf, metric, &global_vectors::<V>())?;
-        let mut mirrors: HashMap<u64, Mirror> = HashMap::new();
-        let read = cf.begin_read()?;
-        for entry in read
-            .open_table(global_vectors::<V>())?
-            .range::<(u64, u64)>(..)?
-        {
-            let (key, vector) = entry?;
-            let (code, id) = key.value();
-            mirrors
-                .entry(code)
-                .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
-                .upsert(id, vector.value().bytes());
-        }
-        drop(read);
-        mirrors.values_mut().for_each(Mirror::shrink_to_fit);
         Ok(GlobalIndex {
             cf,
             metric,
-            mirrors: RwLock::new(mirrors),
+            mirrors: RwLock::new(None),
             graph,
-            load_time: started.elapsed(),
             apply_lock: Mutex::new(()),
             mutation,
             _vector: PhantomData,
         })
+    }
+}
+
+/// The global index's mirrors and how long loading them took.
+struct Mirrors {
+    by_code: HashMap<u64, Mirror>,
+    load_time: Duration,
+}
+
+impl<V: VectorType> GlobalIndex<V> {
+    /// The mirrors, loaded first if no search has scanned yet. The load runs under the applier
+    /// lock, so no round commits between the read and the publication (rounds update loaded
+    /// mirrors under the same lock).
+    fn mirrors(&self) -> Result<RwLockReadGuard<'_, Option<Mirrors>>> {
+        {
+            let guard = self.mirrors.read();
+            if guard.is_some() {
+                return Ok(guard);
+            }
+        }
+        let _round = self.apply_lock.lock();
+        if self.mirrors.read().is_none() {
+            let started = Instant::now();
+            let mut by_code: HashMap<u64, Mirror> = HashMap::new();
+            let read = self.cf.begin_read()?;
+            for entry in read
+                .open_table(global_vectors::<V>())?
+                .range::<(u64, u64)>(..)?
+            {
+                let (key, vector) = entry?;
+                let (code, id) = key.value();
+                by_code
+                    .entry(code)
+                    .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
+                    .upsert(id, vector.value().bytes());
+            }
+            drop(read);
+            by_code.values_mut().for_each(Mirror::shrink_to_fit);
+            *self.mirrors.write() = Some(Mirrors {
+                by_code,
+                load_time: started.elapsed(),
+            });
+        }
+        Ok(self.mirrors.read())
     }
 }
 
@@ -228,7 +255,14 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut mirrors = self.mirrors.write();
+        let mut guard = self.mirrors.write();
+        let Some(Mirrors {
+            by_code: mirrors, ..
+        }) = guard.as_mut()
+        else {
+            // Not loaded yet: the first scan reads the committed entries.
+            return Ok(());
+        };
         for change in changes {
             match change {
                 Change::Upsert { code, id, vector } => mirrors
@@ -273,9 +307,13 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
             }
         }
         let prepared = Prepared::new(query);
-        let mirrors = self.mirrors.read();
+        let guard = self.mirrors()?;
+        let Some(mirrors) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
         // Deleted collections whose entries the applier has not dropped yet are skipped.
         let mut live: Vec<(&u64, &Mirror)> = mirrors
+            .by_code
             .iter()
             .filter(|(code, _)| names.contains_key(code))
             .collect();
@@ -315,12 +353,15 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
     }
 
     fn stats(&self) -> MirrorStats {
-        let mirrors = self.mirrors.read();
+        let guard = self.mirrors.read();
+        let Some(mirrors) = guard.as_ref() else {
+            return MirrorStats::default();
+        };
         let mut stats = MirrorStats {
-            load_time: self.load_time,
+            load_time: mirrors.load_time,
             ..MirrorStats::default()
         };
-        for mirror in mirrors.values() {
+        for mirror in mirrors.by_code.values() {
             let one = mirror.stats();
             stats.vectors += one.vectors;
             stats.memory_bytes += one.memory_bytes;
