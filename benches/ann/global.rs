@@ -100,6 +100,7 @@ pub fn run<V: VectorType>(
         recall_ids: recall.1,
         speed,
         build_s,
+        open_s: None,
         disk_bytes: disk.0,
         log_bytes: disk.1,
         rss_bytes: peak_rss(),

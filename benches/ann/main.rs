@@ -6,9 +6,10 @@
 //! thread (best of `--passes`) and in batches of 64 on all cores, and reports one JSON object per
 //! setting:
 //! `{"dataset","index","params","k","recall","recall_ids","qps_1t","qps_batch","p50_us","p95_us",
-//! "p99_us","build_s","disk_bytes","log_bytes","rss_bytes","n","queries"}` (`disk_bytes` is the
-//! store file after a checkpoint; `log_bytes` the fixed-size log beside it), with a table on
-//! stderr.
+//! "p99_us","build_s","open_s","disk_bytes","log_bytes","rss_bytes","n","queries"}`
+//! (`open_s`: reopening the store and the collection after the build, which loads the index;
+//! `disk_bytes` is the store file after a checkpoint; `log_bytes` the fixed-size log beside it),
+//! with a table on stderr.
 //!
 //! - Recall is ann-benchmarks' (a returned id counts if its true distance is within the k-th true
 //!   distance + 1e-3; true distances are recomputed in f64 from the stored values) and also by id

@@ -38,6 +38,9 @@ pub struct Line {
     pub recall_ids: f64,
     pub speed: Speed,
     pub build_s: f64,
+    /// Seconds to reopen the store and the collection after the build (index loaded, not
+    /// rebuilt); `None` where not measured.
+    pub open_s: Option<f64>,
     pub disk_bytes: u64,
     pub log_bytes: u64,
     pub rss_bytes: u64,
@@ -47,7 +50,7 @@ pub struct Line {
 
 impl Line {
     pub fn json(&self) -> Value {
-        json!({
+        let mut line = json!({
             "dataset": self.dataset, "index": self.index, "params": self.params, "k": self.k,
             "recall": self.recall, "recall_ids": self.recall_ids,
             "qps_1t": self.speed.qps_1t.round(), "qps_batch": self.speed.qps_batch.round(),
@@ -55,7 +58,14 @@ impl Line {
             "p99_us": self.speed.p99_us.round(), "build_s": (self.build_s * 1000.0).round() / 1000.0,
             "disk_bytes": self.disk_bytes, "log_bytes": self.log_bytes, "rss_bytes": self.rss_bytes,
             "n": self.n, "queries": self.queries,
-        })
+        });
+        if let (Some(open_s), Some(map)) = (self.open_s, line.as_object_mut()) {
+            map.insert(
+                "open_s".to_owned(),
+                json!((open_s * 1000.0).round() / 1000.0),
+            );
+        }
+        line
     }
 }
 
@@ -101,14 +111,21 @@ pub fn report(lines: &[Line], json: Option<&Path>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Peak resident memory of this process (Linux), in bytes; 0 where unknown.
 /// Resets the peak resident set size to the current one (Linux: writing 5 to
 /// `/proc/self/clear_refs`), so that each index mode of a run reports its own peak instead of the
 /// largest so far. Elsewhere (or if the kernel refuses) the peak stays cumulative.
 pub fn reset_peak_rss() {
+    // Hand the heap the previous mode freed back to the kernel first (glibc keeps it for reuse),
+    // so the new peak starts from what is live rather than from what was once allocated.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; no live allocation moves.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// Peak resident memory of this process (Linux), in bytes; 0 where unknown.
 pub fn peak_rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
