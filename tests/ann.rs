@@ -526,6 +526,27 @@ fn clustered_rows(rng: &mut StdRng) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// The ids of the `k` rows nearest `query` (squared L2) among `admitted` (row, id) pairs.
+fn exact_top_k(
+    rows: &[Vec<f32>],
+    query: &[f32],
+    k: usize,
+    admitted: impl Iterator<Item = (usize, u64)>,
+) -> BTreeSet<u64> {
+    let mut exact: Vec<(f32, u64)> = admitted
+        .map(|(r, id)| {
+            let d: f32 = rows[r]
+                .iter()
+                .zip(query)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            (d, id)
+        })
+        .collect();
+    exact.sort_by(|a, b| a.0.total_cmp(&b.0));
+    exact.iter().take(k).map(|e| e.1).collect()
+}
+
 /// Runs 100 searches allowing `allowed` (ids of `c`, whose row `r` has id `id_of(r)` and vector
 /// `rows[r]`; rows in `gone` were deleted) and checks that no rejected or deleted id comes
 /// back, that k results come back, and that recall against the exact filtered answer is at
@@ -563,19 +584,10 @@ fn check_filtered(
             );
         }
         // The exact filtered answer: every allowed live row scored.
-        let mut exact: Vec<(f32, u64)> = (0..rows.len())
-            .filter(|&r| allowed_set.contains(&id_of(r)) && !gone.contains(&id_of(r)))
-            .map(|r| {
-                let d: f32 = rows[r]
-                    .iter()
-                    .zip(&query)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                (d, id_of(r))
-            })
-            .collect();
-        exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let truth: BTreeSet<u64> = exact[..k].iter().map(|e| e.1).collect();
+        let admitted = (0..rows.len())
+            .map(|r| (r, id_of(r)))
+            .filter(|(_, id)| allowed_set.contains(id) && !gone.contains(id));
+        let truth = exact_top_k(rows, &query, k, admitted);
         overlap += hits.iter().filter(|h| truth.contains(&h.id)).count();
     }
     let recall = overlap as f64 / (100 * k) as f64;
@@ -822,19 +834,10 @@ fn check_predicate(
                 hit.id
             );
         }
-        let mut exact: Vec<(f32, u64)> = (0..rows.len())
+        let admitted = (0..rows.len())
             .filter(|&r| buckets[r].is_some_and(predicate))
-            .map(|r| {
-                let d: f32 = rows[r]
-                    .iter()
-                    .zip(&query)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum();
-                (d, r as u64)
-            })
-            .collect();
-        exact.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let truth: BTreeSet<u64> = exact[..k].iter().map(|e| e.1).collect();
+            .map(|r| (r, r as u64));
+        let truth = exact_top_k(rows, &query, k, admitted);
         overlap += hits.iter().filter(|h| truth.contains(&h.id)).count();
         all.push(hits.iter().map(|h| h.id).collect());
     }

@@ -13,7 +13,7 @@
 use quiver::Builder;
 use quiver::Durability;
 use quiver::testing::{CrashKind, CrashReport, GlobalMutation, SimDisk, explore_crashes};
-use quiver::vector::{CollectionConfig, F32, Hit, Metric, Store};
+use quiver::vector::{Collection, CollectionConfig, F32, Hit, Metric, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -217,6 +217,27 @@ fn the_check_catches_an_applier_that_lets_writers_trim_before_its_commit_is_dura
     assert_caught(GlobalMutation::TrimBeforeDurable);
 }
 
+/// Writes with `write` to a fresh collection "c" (outside the global index) on a simulated disk,
+/// then loses power dropping every unsynced write, reopens and returns how many items survived.
+fn items_after_power_loss(write: impl FnOnce(&Collection<F32<DIM>, u64>)) -> usize {
+    let disk = SimDisk::new();
+    let store = open_store(&disk, GlobalMutation::None).expect("open");
+    let c = store
+        .create_collection::<F32<DIM>, u64>("c", CollectionConfig::new(Metric::L2).global(false))
+        .expect("create");
+    write(&c);
+    let at = disk.op_count();
+    let mut rng = StdRng::seed_from_u64(1);
+    let image = disk.crash_image(at, CrashKind::DropAll, &mut rng);
+    drop(c);
+    store.abandon();
+    let recovered = open_store(&SimDisk::from_images(image), GlobalMutation::None).expect("reopen");
+    recovered
+        .collection::<F32<DIM>, u64>("c")
+        .expect("collection")
+        .len()
+}
+
 /// An empty batch committed with `Durability::Immediate` makes the collection's earlier
 /// non-durable batches durable (as a durable redb commit does): after a power loss that drops
 /// every unsynced write, they are there. Without that durable commit they are not (checked too,
@@ -224,35 +245,19 @@ fn the_check_catches_an_applier_that_lets_writers_trim_before_its_commit_is_dura
 #[test]
 fn an_empty_durable_commit_makes_earlier_non_durable_batches_durable() {
     for make_durable in [true, false] {
-        let disk = SimDisk::new();
-        let store = open_store(&disk, GlobalMutation::None).expect("open");
-        let c = store
-            .create_collection::<F32<DIM>, u64>(
-                "c",
-                CollectionConfig::new(Metric::L2).global(false),
-            )
-            .expect("create");
-        let mut batch = c.batch();
-        for id in 0..50u64 {
-            batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
-        }
-        c.commit(batch, Durability::None).expect("commit");
-        if make_durable {
-            c.commit(c.batch(), Durability::Immediate)
-                .expect("durable commit");
-        }
-        let at = disk.op_count();
-        let mut rng = StdRng::seed_from_u64(1);
-        let image = disk.crash_image(at, CrashKind::DropAll, &mut rng);
-        drop(c);
-        store.abandon();
-        let recovered =
-            open_store(&SimDisk::from_images(image), GlobalMutation::None).expect("reopen");
-        let c = recovered
-            .collection::<F32<DIM>, u64>("c")
-            .expect("collection");
+        let survived = items_after_power_loss(|c| {
+            let mut batch = c.batch();
+            for id in 0..50u64 {
+                batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
+            }
+            c.commit(batch, Durability::None).expect("commit");
+            if make_durable {
+                c.commit(c.batch(), Durability::Immediate)
+                    .expect("durable commit");
+            }
+        });
         assert_eq!(
-            c.len(),
+            survived,
             if make_durable { 50 } else { 0 },
             "made durable: {make_durable}"
         );
@@ -265,31 +270,15 @@ fn an_empty_durable_commit_makes_earlier_non_durable_batches_durable() {
 #[test]
 fn the_commit_that_brings_a_non_durable_run_to_8192_items_is_durable() {
     for (batches, expected) in [(7u64, 0usize), (8, 8192)] {
-        let disk = SimDisk::new();
-        let store = open_store(&disk, GlobalMutation::None).expect("open");
-        let c = store
-            .create_collection::<F32<DIM>, u64>(
-                "c",
-                CollectionConfig::new(Metric::L2).global(false),
-            )
-            .expect("create");
-        for b in 0..batches {
-            let mut batch = c.batch();
-            for id in b * 1024..(b + 1) * 1024 {
-                batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
+        let survived = items_after_power_loss(|c| {
+            for b in 0..batches {
+                let mut batch = c.batch();
+                for id in b * 1024..(b + 1) * 1024 {
+                    batch.upsert(id, &[id as f32; DIM], &id).expect("valid");
+                }
+                c.commit(batch, Durability::None).expect("commit");
             }
-            c.commit(batch, Durability::None).expect("commit");
-        }
-        let at = disk.op_count();
-        let mut rng = StdRng::seed_from_u64(2);
-        let image = disk.crash_image(at, CrashKind::DropAll, &mut rng);
-        drop(c);
-        store.abandon();
-        let recovered =
-            open_store(&SimDisk::from_images(image), GlobalMutation::None).expect("reopen");
-        let c = recovered
-            .collection::<F32<DIM>, u64>("c")
-            .expect("collection");
-        assert_eq!(c.len(), expected, "{batches} non-durable batches of 1,024");
+        });
+        assert_eq!(survived, expected, "{batches} non-durable batches of 1,024");
     }
 }

@@ -120,6 +120,25 @@ fn wrong_magic_in_both_slots_is_not_a_quiver_file() {
     assert!(matches!(Database::open(&text), Err(Error::NotQuiverFile)));
 }
 
+/// Rewrites both header slots' format version (with a valid checksum).
+fn set_version(path: &Path, version: u16) {
+    for slot in [SLOT_A, SLOT_B] {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        let mut bytes = [0u8; 48];
+        file.seek(SeekFrom::Start(slot)).unwrap();
+        file.read_exact(&mut bytes).unwrap();
+        bytes[10..12].copy_from_slice(&version.to_le_bytes());
+        let crc = crc32fast::hash(&bytes[..44]);
+        bytes[44..48].copy_from_slice(&crc.to_le_bytes());
+        file.seek(SeekFrom::Start(slot)).unwrap();
+        file.write_all(&bytes).unwrap();
+    }
+}
+
 /// Version 1 (before holes) is version 2 without them: a file whose slots say 1 opens with its
 /// column families.
 #[test]
@@ -127,21 +146,7 @@ fn a_version_1_file_still_opens() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.qvr");
     make_container(&path);
-    for slot in [SLOT_A, SLOT_B] {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut bytes = [0u8; 48];
-        file.seek(SeekFrom::Start(slot)).unwrap();
-        file.read_exact(&mut bytes).unwrap();
-        bytes[10..12].copy_from_slice(&1u16.to_le_bytes());
-        let crc = crc32fast::hash(&bytes[..44]);
-        bytes[44..48].copy_from_slice(&crc.to_le_bytes());
-        file.seek(SeekFrom::Start(slot)).unwrap();
-        file.write_all(&bytes).unwrap();
-    }
+    set_version(&path, 1);
     let db = Database::open(&path).expect("version 1 opens");
     assert_eq!(db.list_column_families(), vec!["a", "b", "c"]);
 }
@@ -151,21 +156,7 @@ fn a_newer_format_version_is_refused_with_its_number() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.qvr");
     make_container(&path);
-    for slot in [SLOT_A, SLOT_B] {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let mut bytes = [0u8; 48];
-        file.seek(SeekFrom::Start(slot)).unwrap();
-        file.read_exact(&mut bytes).unwrap();
-        bytes[10..12].copy_from_slice(&3u16.to_le_bytes());
-        let crc = crc32fast::hash(&bytes[..44]);
-        bytes[44..48].copy_from_slice(&crc.to_le_bytes());
-        file.seek(SeekFrom::Start(slot)).unwrap();
-        file.write_all(&bytes).unwrap();
-    }
+    set_version(&path, 3);
     let err = Database::open(&path).unwrap_err();
     assert!(
         matches!(
