@@ -47,14 +47,6 @@ impl Visited {
             .is_none_or(|stamp| *stamp == self.generation)
     }
 
-    /// Hints that `node`'s mark is about to be read.
-    #[inline]
-    pub fn prefetch(&self, node: u32) {
-        if let Some(stamp) = self.stamps.get(node as usize) {
-            crate::index::prefetch::prefetch(std::slice::from_ref(stamp), 1);
-        }
-    }
-
     /// Marks `node`; true if it was not marked in this search.
     pub fn insert(&mut self, node: u32) -> bool {
         match self.stamps.get_mut(node as usize) {
