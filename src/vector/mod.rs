@@ -62,5 +62,5 @@ pub use fetch::Fetched;
 pub use filter::Filter;
 pub use metric::{Metric, check_vector};
 pub use mirror::MirrorStats;
-pub use store::{Record, Store, StoreBuilder};
+pub use store::{Record, STORE_CACHE_SIZE, Store, StoreBuilder};
 pub use topk::Hit;
