@@ -1,6 +1,7 @@
 """Runs the libraries users would otherwise pick on exactly the data quiver's harness searched.
 
     python3 benches/peers/peers.py EXPORT_DIR [--k 10] [--json FILE] [--quick] [--only NAMES]
+        [--m 16,32]
 
 EXPORT_DIR is what `cargo bench --bench ann -- --export DIR` wrote: base.npy and queries.npy
 (f32, the values quiver stored), truth_ids.npy / truth_distances.npy (exact neighbours, in the
@@ -169,11 +170,12 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
-def sweep(quick):
+def sweep(args):
     """(M, ef_construction) builds and the ef_search values tried on each."""
-    if quick:
+    if args.quick:
         return [(16, 100)], [10, 40, 160]
-    return [(16, 200), (32, 200)], [10, 20, 40, 80, 160, 320, 640]
+    ms = [int(m) for m in args.m.split(",")]
+    return [(m, 200) for m in ms], [10, 20, 40, 80, 160, 320, 640]
 
 
 def file_size(save):
@@ -197,7 +199,7 @@ def run_faiss(ctx):
     ctx.emit("faiss-flat", {}, speed, results, build_s,
              file_size(lambda p: faiss.write_index(flat, p)), faiss.__version__)
     del flat
-    builds, efs = sweep(ctx.args.quick)
+    builds, efs = sweep(ctx.args)
     for m, ef_construction in builds:
         index = faiss.IndexHNSWFlat(dim, m, metric)
         index.hnsw.efConstruction = ef_construction
@@ -221,7 +223,7 @@ def run_hnswlib(ctx):
     import hnswlib
     k, (n, dim) = ctx.args.k, ctx.base.shape
     space = "ip" if ctx.distance == "angular" else "l2"
-    builds, efs = sweep(ctx.args.quick)
+    builds, efs = sweep(ctx.args)
     version = getattr(hnswlib, "__version__", "0.8.0")
     for m, ef_construction in builds:
         index = hnswlib.Index(space=space, dim=dim)
@@ -255,7 +257,7 @@ def run_usearch(ctx):
         lambda qs: exact_search(ctx.base, qs, k, metric, exact=True, threads=threads["n"]),
         ctx.queries, ctx.args.passes, set_threads)
     ctx.emit("usearch-flat", {}, speed, results, 0.0, 0, usearch.__version__)
-    builds, efs = sweep(ctx.args.quick)
+    builds, efs = sweep(ctx.args)
     for m, ef_construction in builds:
         index = Index(ndim=dim, metric=metric, dtype="f32", connectivity=m,
                       expansion_add=ef_construction)
@@ -285,6 +287,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one small build, three ef values")
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--only", default=",".join(PEERS), help="comma-separated peers")
+    parser.add_argument("--m", default="16,32", help="comma-separated M values to build")
     args = parser.parse_args()
     ctx = Context(args)
     if args.k > ctx.truth_ids.shape[1]:
