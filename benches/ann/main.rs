@@ -17,8 +17,11 @@
 //! - Ground truth: the dataset's own where it ships one for the whole base; otherwise (a limited
 //!   base, the small subset) the harness's own exact computation ([`truth`]); for fashion-mnist,
 //!   quiver's exact search checked against that computation ([`data`]).
-//! - Filtered runs ([`filters`]) score against the exact filtered ground truth; the churn run
-//!   deletes and re-inserts a random fraction and measures recall and file size again ([`run`]).
+//! - Filtered runs ([`filters`]) score against the exact filtered ground truth, and give their
+//!   queries/s as a multiple of the same run's unfiltered setting at the same `ef`
+//!   (`vs_unfiltered_same_ef`) and of its fastest setting with at least the same recall
+//!   (`vs_unfiltered_same_recall`); the churn run deletes and re-inserts a random fraction and
+//!   measures recall and file size again ([`run`]).
 //! - `--export` writes what the peers need to search the same data ([`export`]); the peers and
 //!   the report live in `benches/peers/`.
 //!

@@ -180,6 +180,8 @@ pub fn run<V: VectorType>(
             stats.memory_bytes as f64 / 1e6
         );
     }
+    // (ef, recall, queries/s one thread) of each unfiltered setting, for the filtered lines.
+    let mut unfiltered: Vec<(Option<usize>, f64, f64)> = Vec::new();
     for (ef, extra) in settings {
         let (speed, results) = match ef {
             None => measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?,
@@ -210,6 +212,7 @@ pub fn run<V: VectorType>(
             recall.0,
             speed.qps_1t
         );
+        unfiltered.push((ef, recall.0, speed.qps_1t));
         lines.push(line(
             params(extra),
             recall,
@@ -218,6 +221,11 @@ pub fn run<V: VectorType>(
             queries.len(),
         ));
     }
+    // A filtered search walks at the index's default ef.
+    let default_ef = match mode {
+        Mode::Hnsw(ann, _) => Some(ann.ef_search),
+        Mode::Flat | Mode::Global => None,
+    };
 
     if let Some(list) = &args.filter {
         let filter_queries = data.queries.clone().truncated(args.filter_queries);
@@ -259,7 +267,22 @@ pub fn run<V: VectorType>(
                 &truth,
                 args.k,
             );
-            let p = params(json!({"filter": spec.name(), "allowed": allowed.len()}));
+            let (same_ef, same_recall) =
+                against_unfiltered(&unfiltered, default_ef, recall.0, speed.qps_1t);
+            let ratio =
+                |r: Option<f64>| r.map_or("n/a (no such setting)".into(), |r| format!("{r:.2}x"));
+            eprintln!(
+                "filter {}: against the unfiltered queries/s, {} at the same ef, {} at the same recall",
+                spec.name(),
+                ratio(same_ef),
+                ratio(same_recall)
+            );
+            let p = params(json!({
+                "filter": spec.name(),
+                "allowed": allowed.len(),
+                "vs_unfiltered_same_ef": same_ef.map(|r| (r * 1000.0).round() / 1000.0),
+                "vs_unfiltered_same_recall": same_recall.map(|r| (r * 1000.0).round() / 1000.0),
+            }));
             lines.push(line(p, recall, speed, sizes(&path), query_refs.len()));
         }
     }
@@ -325,4 +348,27 @@ pub fn run<V: VectorType>(
     drop(collection);
     store.close()?;
     Ok(lines)
+}
+
+/// A filtered setting's queries/s as a multiple of the unfiltered ones of the same run: of the
+/// setting at the same `ef` (`ef` is `None` for the exact scan), and of the fastest unfiltered
+/// setting whose recall is at least the filtered recall (the usual way to compare two searches
+/// that reach different recall at one setting). `None` where the run has no such setting.
+fn against_unfiltered(
+    unfiltered: &[(Option<usize>, f64, f64)],
+    ef: Option<usize>,
+    recall: f64,
+    qps: f64,
+) -> (Option<f64>, Option<f64>) {
+    let same_ef = unfiltered
+        .iter()
+        .find(|(setting, _, _)| *setting == ef)
+        .map(|(_, _, base)| qps / base);
+    let same_recall = unfiltered
+        .iter()
+        .filter(|(_, base_recall, _)| *base_recall >= recall)
+        .map(|(_, _, base)| *base)
+        .max_by(f64::total_cmp)
+        .map(|base| qps / base);
+    (same_ef, same_recall)
 }
