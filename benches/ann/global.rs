@@ -7,7 +7,7 @@
 use crate::args::Args;
 use crate::data::Dataset;
 use crate::measure;
-use crate::output::{Line, peak_rss, progress, reset_peak_rss};
+use crate::output::{Built, Line, progress, reset_peak_rss};
 use quiver::Durability;
 use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, VectorType};
 use rayon::prelude::*;
@@ -84,27 +84,22 @@ pub fn run<V: VectorType>(
         "quiver-global-hnsw ({PARTS} collections, ef {}): recall {:.4}, {:.0} queries/s",
         config.ef_search, recall.0, speed.qps_1t
     );
-    let disk = (
-        std::fs::metadata(&path).map_or(0, |m| m.len()),
-        std::fs::metadata(quiver::log_path(&path)).map_or(0, |m| m.len()),
-    );
-    Ok(vec![Line {
-        dataset: data.name.clone(),
-        index: "quiver-global-hnsw".to_owned(),
-        params: json!({
-            "collections": PARTS, "M": config.m, "ef_construction": config.ef_construction,
-            "ef_search": config.ef_search,
-        }),
+    let built = Built {
+        dataset: &data.name,
+        index: "quiver-global-hnsw",
         k: args.k,
-        recall: recall.0,
-        recall_ids: recall.1,
-        speed,
         build_s,
-        open_s: None,
-        disk_bytes: disk.0,
-        log_bytes: disk.1,
-        rss_bytes: peak_rss(),
         n: rows,
-        queries: queries.len(),
-    }])
+    };
+    let params = json!({
+        "collections": PARTS, "M": config.m, "ef_construction": config.ef_construction,
+        "ef_search": config.ef_search,
+    });
+    Ok(vec![built.line(
+        params,
+        recall,
+        speed,
+        &path,
+        queries.len(),
+    )])
 }

@@ -48,6 +48,55 @@ pub struct Line {
     pub queries: usize,
 }
 
+/// What every line measured on one built index shares.
+pub struct Built<'a> {
+    pub dataset: &'a str,
+    pub index: &'a str,
+    pub k: usize,
+    pub build_s: f64,
+    /// Base vectors stored.
+    pub n: usize,
+}
+
+impl Built<'_> {
+    /// A line measured now: the process's peak memory so far and the store's sizes at `path`.
+    pub fn line(
+        &self,
+        params: Value,
+        recall: (f64, f64),
+        speed: Speed,
+        path: &Path,
+        queries: usize,
+    ) -> Line {
+        let (disk_bytes, log_bytes) = store_sizes(path);
+        Line {
+            dataset: self.dataset.to_owned(),
+            index: self.index.to_owned(),
+            params,
+            k: self.k,
+            recall: recall.0,
+            recall_ids: recall.1,
+            speed,
+            build_s: self.build_s,
+            open_s: None,
+            disk_bytes,
+            log_bytes,
+            rss_bytes: peak_rss(),
+            n: self.n,
+            queries,
+        }
+    }
+}
+
+/// Bytes of the store file at `path` and of its log (a fixed-size ring, 64 MiB by default,
+/// reported apart); 0 for a file that is not there.
+pub fn store_sizes(path: &Path) -> (u64, u64) {
+    (
+        std::fs::metadata(path).map_or(0, |m| m.len()),
+        std::fs::metadata(quiver::log_path(path)).map_or(0, |m| m.len()),
+    )
+}
+
 impl Line {
     pub fn json(&self) -> Value {
         let mut line = json!({

@@ -5,7 +5,7 @@ use crate::args::Args;
 use crate::data::Dataset;
 use crate::filters::FilterSpec;
 use crate::measure;
-use crate::output::{Line, peak_rss, progress, reset_peak_rss};
+use crate::output::{Built, Line, progress, reset_peak_rss, store_sizes};
 use crate::truth;
 use quiver::Durability;
 use quiver::datasets::Matrix;
@@ -15,7 +15,6 @@ use rand::SeedableRng;
 use rand::seq::index::sample;
 use rayon::prelude::*;
 use serde_json::json;
-use std::path::Path;
 use std::time::Instant;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -128,13 +127,6 @@ pub fn run<V: VectorType>(
     ingest(&collection, &data.base, labels)?;
     store.database().checkpoint()?;
     let build_s = started.elapsed().as_secs_f64();
-    let sizes = |path: &Path| {
-        (
-            std::fs::metadata(path).map_or(0, |m| m.len()),
-            // The log beside the store is a fixed-size ring (64 MiB by default), reported apart.
-            std::fs::metadata(quiver::log_path(path)).map_or(0, |m| m.len()),
-        )
-    };
     let params = |extra: serde_json::Value| {
         let mut p = json!({"element": V::ELEMENT.name(), "metric": metric.name()});
         if let (Some(p), Some(extra)) = (p.as_object_mut(), extra.as_object()) {
@@ -142,23 +134,13 @@ pub fn run<V: VectorType>(
         }
         p
     };
-    let line =
-        |params: serde_json::Value, recall: (f64, f64), speed, disk: (u64, u64), queries| Line {
-            dataset: data.name.clone(),
-            index: mode.index_name().to_owned(),
-            params,
-            k: args.k,
-            recall: recall.0,
-            recall_ids: recall.1,
-            speed,
-            build_s,
-            open_s: None,
-            disk_bytes: disk.0,
-            log_bytes: disk.1,
-            rss_bytes: peak_rss(),
-            n: data.base.rows(),
-            queries,
-        };
+    let built = Built {
+        dataset: &data.name,
+        index: mode.index_name(),
+        k: args.k,
+        build_s,
+        n: data.base.rows(),
+    };
     let mut lines = Vec::new();
 
     let queries: Vec<&[f32]> = data.queries.iter().collect();
@@ -213,13 +195,7 @@ pub fn run<V: VectorType>(
             speed.qps_1t
         );
         unfiltered.push((ef, recall.0, speed.qps_1t));
-        lines.push(line(
-            params(extra),
-            recall,
-            speed,
-            sizes(&path),
-            queries.len(),
-        ));
+        lines.push(built.line(params(extra), recall, speed, &path, queries.len()));
     }
     // A filtered search walks at the index's default ef.
     let default_ef = match mode {
@@ -283,7 +259,7 @@ pub fn run<V: VectorType>(
                 "vs_unfiltered_same_ef": same_ef.map(|r| (r * 1000.0).round() / 1000.0),
                 "vs_unfiltered_same_recall": same_recall.map(|r| (r * 1000.0).round() / 1000.0),
             }));
-            lines.push(line(p, recall, speed, sizes(&path), query_refs.len()));
+            lines.push(built.line(p, recall, speed, &path, query_refs.len()));
         }
     }
 
@@ -291,7 +267,7 @@ pub fn run<V: VectorType>(
         if !(fraction > 0.0 && fraction <= 1.0) {
             return Err(format!("--churn {fraction} is not in (0, 1]").into());
         }
-        let before = sizes(&path);
+        let before = store_sizes(&path);
         let n = data.base.rows();
         let count = ((n as f64) * fraction).round() as usize;
         let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed ^ 0xc4u64);
@@ -303,7 +279,7 @@ pub fn run<V: VectorType>(
         let started = Instant::now();
         delete_rows(&collection, &rows)?;
         store.database().checkpoint()?;
-        let after_delete = sizes(&path);
+        let after_delete = store_sizes(&path);
         ingest_rows(&collection, &data.base, labels, &rows)?;
         store.database().checkpoint()?;
         let churn_s = started.elapsed().as_secs_f64();
@@ -326,7 +302,7 @@ pub fn run<V: VectorType>(
             extra.insert("churn_ef".to_owned(), json!(ann.ef_search));
         }
         let p = params(extra);
-        lines.push(line(p, recall, speed, sizes(&path), queries.len()));
+        lines.push(built.line(p, recall, speed, &path, queries.len()));
     }
     drop(collection);
     store.close()?;
