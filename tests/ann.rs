@@ -547,6 +547,15 @@ fn exact_top_k(
     exact.iter().take(k).map(|e| e.1).collect()
 }
 
+/// Query `q` of a filtered check: a stored row (every 37th, wrapping) with uniform noise added,
+/// so it is near its row without being it.
+fn noisy_query(rows: &[Vec<f32>], q: usize, rng: &mut StdRng) -> Vec<f32> {
+    rows[q * 37 % rows.len()]
+        .iter()
+        .map(|x| x + rng.random_range(-0.5f32..0.5))
+        .collect()
+}
+
 /// Runs 100 searches allowing `allowed` (ids of `c`, whose row `r` has id `id_of(r)` and vector
 /// `rows[r]`; rows in `gone` were deleted) and checks that no rejected or deleted id comes
 /// back, that k results come back, and that recall against the exact filtered answer is at
@@ -565,10 +574,7 @@ fn check_filtered(
     let filter = quiver::vector::Filter::ids(allowed);
     let mut overlap = 0usize;
     for q in 0..100 {
-        let query: Vec<f32> = rows[q * 37 % rows.len()]
-            .iter()
-            .map(|x| x + rng.random_range(-0.5f32..0.5))
-            .collect();
+        let query = noisy_query(rows, q, rng);
         let hits = c.search_filtered(&query, k, &filter).unwrap();
         assert_eq!(hits.len(), k, "{label}: k results when k rows are allowed");
         for hit in &hits {
@@ -820,10 +826,7 @@ fn check_predicate(
     let mut overlap = 0usize;
     let mut all = Vec::new();
     for q in 0..100 {
-        let query: Vec<f32> = rows[q * 37 % rows.len()]
-            .iter()
-            .map(|x| x + rng.random_range(-0.5f32..0.5))
-            .collect();
+        let query = noisy_query(rows, q, &mut rng);
         let hits = c.search_filtered(&query, k, &filter).unwrap();
         assert_eq!(hits.len(), k, "{label}: k results when k rows match");
         for hit in &hits {
