@@ -85,10 +85,10 @@ impl NodeVectors {
     /// reads overlap. A row of up to [`WHOLE_ROW_LINES`] 64-byte lines is requested whole; of a
     /// longer row only the first [`LONG_ROW_LINES`], since a few dozen neighbours' whole rows
     /// are more requests than the core can keep in flight and the hardware prefetcher follows
-    /// a row read in order. Measured one thread, ef 20-80: 784-d f32 rows (49 lines) on
-    /// fashion-mnist 9,542-9,711 queries/s requesting 16 lines, 8,661-9,019 all 49, 10,337-10,483
-    /// the first 8, 9,863-10,370 the first 4; 384-d f16 rows (12 lines) on wordnet-minilm
-    /// 6,864-7,088 whole against 6,022-6,119 the first 8.
+    /// a row read in order. Measured one thread, two runs each: 784-d f32 rows (49 lines) on
+    /// fashion-mnist at ef 20, 9,542-9,711 queries/s requesting 16 lines, 8,661-9,019 all 49,
+    /// 10,337-10,483 the first 8, 9,863-10,370 the first 4; 384-d f16 rows (12 lines) on
+    /// wordnet-minilm at ef 64, 6,864-7,088 whole against 6,022-6,119 the first 8.
     #[inline]
     pub fn prefetch(&self, node: u32) {
         let row = self.row(node);
