@@ -11,7 +11,9 @@ use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
-use crate::vector::global::{GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation};
+use crate::vector::global::{
+    GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation, GlobalWalk,
+};
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::{Mirror, MirrorStats};
 use crate::vector::scan::{self, Allow, Prepared, Source};
@@ -717,7 +719,37 @@ impl Store {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn global_search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        self.global_search_with(query, k, false)
+        self.global_search_with(query, k, GlobalWalk::Graph { ef: None })
+    }
+
+    /// Like [`global_search`](Self::global_search), keeping `ef` candidates in the graph walk
+    /// instead of the default 64 (at least `k`; more is slower and finds more of the true
+    /// neighbours, as for [`Collection::search_approximate`]). A global index too small for its
+    /// graph is still scanned exactly.
+    ///
+    /// [`Collection::search_approximate`]: crate::vector::Collection::search_approximate
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<2>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<2>, ()>("a", CollectionConfig::new(Metric::L2))?;
+    /// let mut batch = a.batch();
+    /// for i in 0..5000u64 { batch.upsert(i, &[(i % 100) as f32, (i / 100) as f32], &())?; }
+    /// a.commit(batch, quiver::Durability::Immediate)?;
+    /// store.sync_global_index()?;
+    /// let hits = store.global_search_approximate(&[10.2, 3.1], 3, 200)?;
+    /// assert_eq!(hits[0].id, 3 * 100 + 10);
+    /// assert_eq!(hits.len(), 3);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_search_approximate(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+    ) -> Result<Vec<Hit>> {
+        self.global_search_with(query, k, GlobalWalk::Graph { ef: Some(ef) })
     }
 
     /// Exact search over `_global_index`, whatever its size: one distance per entry.
@@ -733,10 +765,10 @@ impl Store {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn global_search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        self.global_search_with(query, k, true)
+        self.global_search_with(query, k, GlobalWalk::Exact)
     }
 
-    fn global_search_with(&self, query: &[f32], k: usize, exact: bool) -> Result<Vec<Hit>> {
+    fn global_search_with(&self, query: &[f32], k: usize, walk: GlobalWalk) -> Result<Vec<Hit>> {
         let global = self.global()?;
         let names: HashMap<u64, Arc<str>> = self
             .inner
@@ -746,7 +778,7 @@ impl Store {
             .filter(|c| c.config.indexed)
             .map(|c| (c.config.code, c.name.clone()))
             .collect();
-        global.search(query, k, &names, exact)
+        global.search(query, k, &names, walk)
     }
 
     /// Size and state of the global index's graph (see [`global_search`](Self::global_search)).

@@ -239,16 +239,22 @@ impl GlobalGraph {
         *self.index.write() = Arc::new(update.index);
     }
 
-    /// The approximately `k` nearest entries, `(distance, (code, id))`, or `None` when the exact
-    /// scan should answer instead (a small index, a `k` as large as the index, or a result whose
-    /// entry has gone since the graph was published).
-    pub fn search(&self, query: &[f32], k: usize) -> Option<Vec<(f32, (u64, u64))>> {
+    /// The approximately `k` nearest entries, `(distance, (code, id))`, keeping `ef` candidates
+    /// (the configured `ef_search` when `None`), or `None` when the exact scan should answer
+    /// instead (a small index, a `k` as large as the index, or a result whose entry has gone
+    /// since the graph was published).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        ef: Option<usize>,
+    ) -> Option<Vec<(f32, (u64, u64))>> {
         let index = self.index.read().clone();
         let live = index.live_count();
         if live <= GRAPH_FROM || k >= live {
             return None;
         }
-        let ef = index.config.ef_search.max(k);
+        let ef = ef.unwrap_or(index.config.ef_search).max(k);
         let found = index.search(query, k, ef);
         let keys = self.keys.read();
         found
@@ -301,7 +307,7 @@ mod tests {
     fn searches_walk_the_graph_only_when_it_is_larger_than_the_threshold_and_k() {
         let (_dir, small) = graph_with(100);
         assert!(
-            small.search(&[3.0, 0.0], 1).is_none(),
+            small.search(&[3.0, 0.0], 1, None).is_none(),
             "a small index is scanned"
         );
 
@@ -309,13 +315,17 @@ mod tests {
         let (_dir, large) = graph_with(n);
         assert_eq!(large.stats().nodes, n as usize);
         let found = large
-            .search(&[3.2, 0.0], 2)
+            .search(&[3.2, 0.0], 2, None)
             .expect("a large index is walked");
         let keys: Vec<(u64, u64)> = found.iter().map(|(_, key)| *key).collect();
         assert_eq!(keys, vec![(1, 3), (0, 4)]);
         assert!((found[0].0 - 0.04).abs() < 1e-4, "{found:?}");
+        let wide = large
+            .search(&[3.2, 0.0], 2, Some(400))
+            .expect("a large index is walked at any ef");
+        assert_eq!(wide, found, "a wider walk on a line finds the same two");
         assert!(
-            large.search(&[3.0, 0.0], n as usize).is_none(),
+            large.search(&[3.0, 0.0], n as usize, Some(400)).is_none(),
             "k as large as the index"
         );
     }

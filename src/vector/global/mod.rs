@@ -101,20 +101,30 @@ const fn global_vectors<V: redb::Value + 'static>() -> TableDefinition<'static, 
     TableDefinition::new("quiver.global.vectors")
 }
 
+/// How a global search answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GlobalWalk {
+    /// Through the graph when it is large enough, keeping `ef` candidates (the graph's
+    /// configured `ef_search` when `None`); an exact scan otherwise.
+    Graph { ef: Option<usize> },
+    /// An exact scan of the mirror.
+    Exact,
+}
+
 /// The global index without its vector type in the signature, so the store can hold it.
 pub(crate) trait GlobalIndexer: Send + Sync {
     /// Whether collections of this shape are covered.
     fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool;
     /// Brings the index up to date with every collection (see the module docs).
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()>;
-    /// Search over every covered collection (through the graph when it is large, unless
-    /// `exact`); `names` maps live codes to names.
+    /// Search over every covered collection, through the graph when it is large unless `walk`
+    /// is [`GlobalWalk::Exact`]; `names` maps live codes to names.
     fn search(
         &self,
         query: &[f32],
         k: usize,
         names: &HashMap<u64, Arc<str>>,
-        exact: bool,
+        walk: GlobalWalk,
     ) -> Result<Vec<Hit>>;
     /// Size and state of the graph.
     fn graph_stats(&self) -> IndexStats;
@@ -287,10 +297,14 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         query: &[f32],
         k: usize,
         names: &HashMap<u64, Arc<str>>,
-        exact: bool,
+        walk: GlobalWalk,
     ) -> Result<Vec<Hit>> {
         check_vector(query, V::DIM, V::ELEMENT, self.metric)?;
-        if let Some(found) = self.graph.search(query, k).filter(|_| !exact) {
+        let found = match walk {
+            GlobalWalk::Graph { ef } => self.graph.search(query, k, ef),
+            GlobalWalk::Exact => None,
+        };
+        if let Some(found) = found {
             let hits: Option<Vec<Hit>> = found
                 .into_iter()
                 .map(|(distance, (code, id))| {
