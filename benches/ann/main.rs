@@ -29,9 +29,11 @@
 //! collection's approximate index built with `--m` and `--ef-construction` while ingesting
 //! (build time includes it), searched at each `--ef` value (one line per value); `global`, the
 //! rows dealt into three collections and searched across them through `_global_index`'s graph
-//! ([`global`]).
+//! at each `--ef` value ([`global`]), with its queries/s as a multiple of the per-type index's in
+//! the same run at the same `ef` and at the same recall ([`compare`]).
 
 mod args;
+mod compare;
 mod data;
 mod export;
 mod filters;
@@ -114,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     modes.push(run::Mode::Hnsw(config, efs.clone()));
                 }
             }
-            "global" => modes.push(run::Mode::Global),
+            "global" => modes.push(run::Mode::Global(args.ef_list()?)),
             other => {
                 return Err(format!(
                     "unknown index mode {other:?} (available: flat, hnsw, global)"
@@ -127,6 +129,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for mode in &modes {
         lines.extend(run(&args, &data, mode)?);
     }
+    compare::global_against_per_type(&mut lines);
     output::report(&lines, args.json.as_deref())?;
     if let Some(min) = args.min_recall
         && let Some(low) = lines.iter().find(|l| l.recall < min)

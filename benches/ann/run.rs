@@ -2,6 +2,7 @@
 //! public API, then every setting (plain, each filter, after churn) is timed and scored.
 
 use crate::args::Args;
+use crate::compare;
 use crate::data::Dataset;
 use crate::filters::FilterSpec;
 use crate::measure;
@@ -74,15 +75,16 @@ pub enum Mode {
     Flat,
     /// The approximate index built with these parameters, searched at each `ef`.
     Hnsw(AnnConfig, Vec<usize>),
-    /// Three collections under `_global_index`, searched through its graph ([`crate::global`]).
-    Global,
+    /// Three collections under `_global_index`, searched through its graph ([`crate::global`])
+    /// at each `ef`.
+    Global(Vec<usize>),
 }
 
 impl Mode {
     fn index_name(&self) -> &'static str {
         match self {
             Mode::Flat => "quiver-flat",
-            Mode::Global => "quiver-global-hnsw",
+            Mode::Global(_) => "quiver-global-hnsw",
             Mode::Hnsw(config, _) => match config.quantization {
                 Quantization::None => "quiver-hnsw",
                 Quantization::Int8 => "quiver-hnsw-int8",
@@ -109,8 +111,8 @@ pub fn run<V: VectorType>(
         )
         .into());
     }
-    if let Mode::Global = mode {
-        return crate::global::run::<V>(args, data, metric);
+    if let Mode::Global(efs) = mode {
+        return crate::global::run::<V>(args, data, metric, efs);
     }
     // Each mode's peak memory is its own: the previous mode's collection is gone by now.
     reset_peak_rss();
@@ -118,7 +120,7 @@ pub fn run<V: VectorType>(
     let path = dir.path().join("ann.qvr");
     let store = Store::open(&path)?;
     let config = match mode {
-        Mode::Flat | Mode::Global => CollectionConfig::new(metric),
+        Mode::Flat | Mode::Global(_) => CollectionConfig::new(metric),
         Mode::Hnsw(ann, _) => CollectionConfig::new(metric).approximate(*ann),
     };
     let collection = store.create_collection::<V, u8>("base", config)?;
@@ -145,7 +147,7 @@ pub fn run<V: VectorType>(
 
     let queries: Vec<&[f32]> = data.queries.iter().collect();
     let settings: Vec<(Option<usize>, serde_json::Value)> = match mode {
-        Mode::Flat | Mode::Global => vec![(None, json!({}))],
+        Mode::Flat | Mode::Global(_) => vec![(None, json!({}))],
         Mode::Hnsw(ann, efs) => efs
             .iter()
             .map(|ef| {
@@ -200,7 +202,7 @@ pub fn run<V: VectorType>(
     // A filtered search walks at the index's default ef.
     let default_ef = match mode {
         Mode::Hnsw(ann, _) => Some(ann.ef_search),
-        Mode::Flat | Mode::Global => None,
+        Mode::Flat | Mode::Global(_) => None,
     };
 
     if let Some(list) = &args.filter {
@@ -244,20 +246,18 @@ pub fn run<V: VectorType>(
                 args.k,
             );
             let (same_ef, same_recall) =
-                against_unfiltered(&unfiltered, default_ef, recall.0, speed.qps_1t);
-            let ratio =
-                |r: Option<f64>| r.map_or("n/a (no such setting)".into(), |r| format!("{r:.2}x"));
+                compare::against(&unfiltered, default_ef, recall.0, speed.qps_1t);
             eprintln!(
                 "filter {}: against the unfiltered queries/s, {} at the same ef, {} at the same recall",
                 spec.name(),
-                ratio(same_ef),
-                ratio(same_recall)
+                compare::describe(same_ef),
+                compare::describe(same_recall)
             );
             let p = params(json!({
                 "filter": spec.name(),
                 "allowed": allowed.len(),
-                "vs_unfiltered_same_ef": same_ef.map(|r| (r * 1000.0).round() / 1000.0),
-                "vs_unfiltered_same_recall": same_recall.map(|r| (r * 1000.0).round() / 1000.0),
+                "vs_unfiltered_same_ef": compare::rounded(same_ef),
+                "vs_unfiltered_same_recall": compare::rounded(same_recall),
             }));
             lines.push(built.line(p, recall, speed, &path, query_refs.len()));
         }
@@ -324,27 +324,4 @@ pub fn run<V: VectorType>(
     drop(collection);
     store.close()?;
     Ok(lines)
-}
-
-/// A filtered setting's queries/s as a multiple of the unfiltered ones of the same run: of the
-/// setting at the same `ef` (`ef` is `None` for the exact scan), and of the fastest unfiltered
-/// setting whose recall is at least the filtered recall (the usual way to compare two searches
-/// that reach different recall at one setting). `None` where the run has no such setting.
-fn against_unfiltered(
-    unfiltered: &[(Option<usize>, f64, f64)],
-    ef: Option<usize>,
-    recall: f64,
-    qps: f64,
-) -> (Option<f64>, Option<f64>) {
-    let same_ef = unfiltered
-        .iter()
-        .find(|(setting, _, _)| *setting == ef)
-        .map(|(_, _, base)| qps / base);
-    let same_recall = unfiltered
-        .iter()
-        .filter(|(_, base_recall, _)| *base_recall >= recall)
-        .map(|(_, _, base)| *base)
-        .max_by(f64::total_cmp)
-        .map(|base| qps / base);
-    (same_ef, same_recall)
 }
