@@ -49,7 +49,9 @@ use output::Line;
 use quiver::vector::{AnnConfig, F16, F32, Metric};
 
 /// The exact scan with the vector type the dataset needs: its dimension (one of those compiled
-/// in below), f16 where its values are f16 (wordnet-minilm, stored as it ships), f32 otherwise;
+/// in below), f16 where every value is exactly an f16 (wordnet-minilm, stored as it ships, and
+/// fashion-mnist, whose pixels are the integers 0-255: the stored vectors are exactly those of
+/// f32 storage, at half the bytes), f32 otherwise;
 /// `1 - dot` datasets are L2-normalised, so the dot metric ranks exactly as their ground truth.
 fn run(
     args: &args::Args,
@@ -60,6 +62,7 @@ fn run(
         ($($dim:literal),*) => {
             match (data.distance, data.f16_values, data.base.dim()) {
                 (Distance::OneMinusDot, true, 384) => run::run::<F16<384>>(args, data, Metric::Dot, mode),
+                (Distance::L2Squared, true, 784) => run::run::<F16<784>>(args, data, Metric::L2, mode),
                 $(
                     (Distance::OneMinusDot, _, $dim) => run::run::<F32<$dim>>(args, data, Metric::Dot, mode),
                     (Distance::L2Squared, _, $dim) => run::run::<F32<$dim>>(args, data, Metric::L2, mode),
