@@ -195,6 +195,7 @@ fn best_first_two_hop(
     }
     let mut fresh = [0u32; BATCH];
     let mut rejected = [0u32; BATCH];
+    let mut passed = [0u32; BATCH];
     while let Some(Reverse(candidate)) = candidates.pop() {
         let worst = nearest.peek().map_or(f32::INFINITY, |n| n.distance);
         if candidate.distance > worst && nearest.len() >= ef {
@@ -232,20 +233,29 @@ fn best_first_two_hop(
                 break;
             }
             let second = graph.neighbours(through, 0);
+            let second = &second[..second.len().min(BATCH)];
             for &next in second {
                 accept.prefetch(next);
             }
+            // The node test first, for the whole list: most second-hop nodes are rejected, and
+            // with a node bitset the test reads a small array that stays in cache, where the
+            // visited marks (four bytes per node) would be a cache miss for every one of them.
+            // Each node is written to `passed` and kept by advancing the count, so the test is
+            // not a branch on an unpredictable outcome (a dozen lists per expansion at a tenth
+            // accepted).
+            let mut kept = 0;
             for &next in second {
-                if count == cap {
-                    break 'detours;
-                }
-                // The node test first: most second-hop nodes are rejected, and with a node bitset
-                // the test reads a small array that stays in cache, where the visited marks (four
-                // bytes per node) would be a cache miss for every one of them.
-                if accept.accepts(next) && visited.insert(next) {
+                passed[kept] = next;
+                kept += usize::from(accept.accepts(next));
+            }
+            for &next in &passed[..kept] {
+                if visited.insert(next) {
                     fresh[count] = next;
                     count += 1;
                     scorer.prefetch(next);
+                    if count == cap {
+                        break 'detours;
+                    }
                 }
             }
         }

@@ -112,14 +112,20 @@ impl<'a> NodeFilter<'a> {
     }
 }
 
+/// Whether `node`'s bit is set in a node bitset (false past its end).
+#[inline]
+pub(crate) fn node_bit(words: &[u64], node: u32) -> bool {
+    words
+        .get(node as usize / 64)
+        .is_some_and(|word| word & (1 << (node % 64)) != 0)
+}
+
 impl NodeTest for NodeFilter<'_> {
     /// Whether a search may return `node`: live and allowed.
     #[inline]
     fn accepts(&self, node: u32) -> bool {
         match self {
-            NodeFilter::Nodes { words } => words
-                .get(node as usize / 64)
-                .is_some_and(|word| word & (1 << (node % 64)) != 0),
+            NodeFilter::Nodes { words } => node_bit(words, node),
             NodeFilter::Ids { index, allow } => {
                 allow.contains(index.id(node)) && !index.is_dead(node)
             }

@@ -5,7 +5,7 @@
 use crate::index::chunked::Chunked;
 use crate::index::hnsw::NodeTest;
 use crate::index::hnsw::{Graph, Neighbour, Visited, search_allowed, search_two_hop};
-use crate::vector::ann::allow::NodeFilter;
+use crate::vector::ann::allow::{NodeFilter, node_bit};
 use crate::vector::ann::codes::{NodeCodes, QueryCodes};
 use crate::vector::ann::config::{AnnConfig, AnnMeta};
 use crate::vector::ann::plan::Route;
@@ -248,11 +248,27 @@ impl AnnIndex {
         route: Route,
     ) -> Vec<(f32, u64)> {
         self.walk(query, k, ef, |want, scorer, visited| match route {
-            Route::Plain | Route::Scan => {
-                let accept = |node: u32| filter.accepts(node);
-                search_allowed(&self.graph, want, ef, scorer, &accept, visited)
-            }
-            Route::TwoHop => search_two_hop(&self.graph, want, ef, scorer, filter, visited),
+            // A node bitset is tested by a plain function, so the walks' test loops have no
+            // match on the filter's kind inside them.
+            Route::Plain | Route::Scan => match filter {
+                NodeFilter::Nodes { words } => {
+                    let accept = |node: u32| node_bit(words, node);
+                    search_allowed(&self.graph, want, ef, scorer, &accept, visited)
+                }
+                NodeFilter::Ids { .. } => {
+                    let accept = |node: u32| filter.accepts(node);
+                    search_allowed(&self.graph, want, ef, scorer, &accept, visited)
+                }
+            },
+            Route::TwoHop => match filter {
+                NodeFilter::Nodes { words } => {
+                    let accept = |node: u32| node_bit(words, node);
+                    search_two_hop(&self.graph, want, ef, scorer, &accept, visited)
+                }
+                NodeFilter::Ids { .. } => {
+                    search_two_hop(&self.graph, want, ef, scorer, filter, visited)
+                }
+            },
         })
     }
 
