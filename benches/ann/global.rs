@@ -11,7 +11,6 @@ use crate::measure;
 use crate::output::{Built, Line, progress, reset_peak_rss};
 use quiver::Durability;
 use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, VectorType};
-use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
@@ -72,17 +71,9 @@ pub fn run<V: VectorType>(
     };
     let mut lines = Vec::new();
     for &ef in efs {
-        let (speed, results) = measure::search_with(
-            &queries,
-            args.passes,
-            |query| store.global_search_approximate(query, args.k, ef),
-            |chunk| {
-                chunk
-                    .par_iter()
-                    .map(|query| store.global_search_approximate(query, args.k, ef))
-                    .collect()
-            },
-        )?;
+        let (speed, results) = measure::search_each(&queries, args.passes, |query| {
+            store.global_search_approximate(query, args.k, ef)
+        })?;
         let recall = measure::recall(
             data.distance,
             &data.base,

@@ -7,6 +7,7 @@ use crate::truth::Truth;
 use quiver::datasets::Matrix;
 use quiver::datasets::recall::{EPSILON, recall_by_distance, recall_by_ids};
 use quiver::vector::{Collection, Filter, Hit, VectorType};
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// A setting's speed and, per query, the answers of its best single-thread pass.
@@ -37,6 +38,18 @@ pub fn search<V: VectorType>(
         |query| collection.search_filtered(query, k, filter),
         |chunk| collection.search_batch(chunk, k, filter),
     )
+}
+
+/// Times a search that answers one query at a time: [`search_with`] with `one` for the batched
+/// passes too, each batch's queries spread over rayon's threads.
+pub fn search_each(
+    queries: &[&[f32]],
+    passes: usize,
+    one: impl Fn(&[f32]) -> quiver::Result<Vec<Hit>> + Sync,
+) -> Result<Timed, Box<dyn std::error::Error>> {
+    search_with(queries, passes, &one, |chunk| {
+        chunk.par_iter().map(|query| one(query)).collect()
+    })
 }
 
 /// Times a search: `passes` timed passes of `one` on one thread, one query at a time (the best

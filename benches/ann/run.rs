@@ -14,7 +14,6 @@ use quiver::vector::quantize::Quantization;
 use quiver::vector::{AnnConfig, Collection, CollectionConfig, Filter, Metric, Store, VectorType};
 use rand::SeedableRng;
 use rand::seq::index::sample;
-use rayon::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
@@ -169,17 +168,9 @@ pub fn run<V: VectorType>(
     for (ef, extra) in settings {
         let (speed, results) = match ef {
             None => measure::search(&collection, &queries, args.k, &Filter::all(), args.passes)?,
-            Some(ef) => measure::search_with(
-                &queries,
-                args.passes,
-                |query| collection.search_approximate(query, args.k, ef),
-                |chunk| {
-                    chunk
-                        .par_iter()
-                        .map(|query| collection.search_approximate(query, args.k, ef))
-                        .collect()
-                },
-            )?,
+            Some(ef) => measure::search_each(&queries, args.passes, |query| {
+                collection.search_approximate(query, args.k, ef)
+            })?,
         };
         let recall = measure::recall(
             data.distance,
