@@ -88,6 +88,10 @@ impl Notifier {
 
 pub(crate) struct StoreInner {
     collections: RwLock<HashMap<String, Arc<CollectionShared>>>,
+    /// The names of the collections under `_global_index` by code, for the hits of a global
+    /// search: rebuilt (under the `collections` write lock) when a collection is created or
+    /// deleted, so a search takes a shared copy instead of building the map.
+    global_names: RwLock<Arc<GlobalNames>>,
     global: Option<Arc<dyn GlobalIndexer>>,
     notifier: Arc<Notifier>,
     /// The last error of a background applier round, reported by `sync_global_index`.
@@ -127,6 +131,20 @@ impl Drop for ApplierThread {
 
 /// Hits of one collection, each with its position in the caller's list.
 type HitGroup = (Arc<str>, Vec<(usize, Hit)>);
+
+/// Collection names by code, of the collections under `_global_index`.
+type GlobalNames = HashMap<u64, Arc<str>>;
+
+/// The names of `collections` under `_global_index`, by code.
+fn global_names(collections: &HashMap<String, Arc<CollectionShared>>) -> Arc<GlobalNames> {
+    Arc::new(
+        collections
+            .values()
+            .filter(|c| c.config.indexed)
+            .map(|c| (c.config.code, c.name.clone()))
+            .collect(),
+    )
+}
 
 type GlobalFactory =
     Box<dyn FnOnce(&Database, GlobalMutation) -> Result<Arc<dyn GlobalIndexer>> + Send>;
@@ -262,6 +280,7 @@ impl StoreBuilder {
         }
         let notifier = Arc::new(Notifier::new());
         let inner = Arc::new(StoreInner {
+            global_names: RwLock::new(global_names(&collections)),
             collections: RwLock::new(collections),
             global,
             notifier: notifier.clone(),
@@ -477,6 +496,7 @@ impl Store {
         txn.commit()?;
         let shared = Arc::new(CollectionShared::load(name, cf, stored)?);
         collections.insert(name.to_owned(), shared.clone());
+        *self.inner.global_names.write() = global_names(&collections);
         drop(collections);
         self.typed(shared)
     }
@@ -600,7 +620,10 @@ impl Store {
         {
             let _writer = shared.writer.lock();
             shared.deleted.store(true, Ordering::Release);
-            self.inner.collections.write().remove(name);
+            let mut collections = self.inner.collections.write();
+            collections.remove(name);
+            *self.inner.global_names.write() = global_names(&collections);
+            drop(collections);
             *shared.mirror.write() = None;
             *shared.ann.write() = None;
         }
@@ -770,14 +793,7 @@ impl Store {
 
     fn global_search_with(&self, query: &[f32], k: usize, walk: GlobalWalk) -> Result<Vec<Hit>> {
         let global = self.global()?;
-        let names: HashMap<u64, Arc<str>> = self
-            .inner
-            .collections
-            .read()
-            .values()
-            .filter(|c| c.config.indexed)
-            .map(|c| (c.config.code, c.name.clone()))
-            .collect();
+        let names = self.inner.global_names.read().clone();
         global.search(query, k, &names, walk)
     }
 

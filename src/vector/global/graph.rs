@@ -24,6 +24,7 @@ use crate::vector::metric::Metric;
 use crate::vector::tables::ANN_META;
 use parking_lot::{Mutex, RwLock};
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -40,7 +41,10 @@ pub(super) const GRAPH_FROM: usize = 4096;
 /// writer's slot-to-node map.
 pub(super) struct GlobalGraph {
     index: RwLock<Arc<AnnIndex>>,
-    keys: RwLock<HashMap<u64, (u64, u64)>>,
+    /// Slot numbers are the store's own (not an application's input), so they are hashed with
+    /// FxHash: a global search translates `k` slots per query, and SipHash was a measurable
+    /// part of a fast one.
+    keys: RwLock<FxHashMap<u64, (u64, u64)>>,
     node_of: Mutex<HashMap<u64, u32>>,
 }
 
@@ -126,7 +130,8 @@ impl GlobalGraph {
                 slots.len()?
             )));
         }
-        let mut keys = HashMap::with_capacity(slots.len()? as usize);
+        let mut keys =
+            FxHashMap::with_capacity_and_hasher(slots.len()? as usize, Default::default());
         let loaded = ann::load_with::<V>(name, &read, metric, vectors.len()?, |visit| {
             let mut slot_rows = slots.range::<(u64, u64)>(..)?;
             for entry in vectors.range::<(u64, u64)>(..)? {
