@@ -3,9 +3,12 @@
 //! query goes through `Store::global_search_approximate`, which walks the global index's own graph. Against
 //! `--index hnsw` in the same run (both built with M 16 and ef_construction 200, the defaults),
 //! searched at the same `ef` values, this shows whether a cross-type search is as fast as a
-//! per-type one over the same rows (the ratios are added by [`crate::compare`]).
+//! per-type one over the same rows. The same-`ef` ratio is timed here, in alternating passes
+//! against a per-type index built in this run; the same-recall ratio is added by
+//! [`crate::compare`] from the `--index hnsw` lines.
 
 use crate::args::Args;
+use crate::compare;
 use crate::data::Dataset;
 use crate::measure;
 use crate::output::{Built, Line, progress, reset_peak_rss};
@@ -92,5 +95,44 @@ pub fn run<V: VectorType>(
         });
         lines.push(built.line(params, recall, speed, &path, queries.len()));
     }
+    pair_with_per_type::<V>(args, data, metric, &dir, &store, efs, &mut lines)?;
     Ok(lines)
+}
+
+/// Adds to each line `vs_per_type_same_ef`: the cross-type search's one-thread queries/s as a
+/// multiple of a per-type index's over the same rows at the same `ef`, their passes alternating
+/// (see [`measure::paired_ratio`]). The per-type index is one collection with its own index
+/// (the same defaults), in a store of its own, built after the lines took their peak memory.
+fn pair_with_per_type<V: VectorType>(
+    args: &Args,
+    data: &Dataset,
+    metric: Metric,
+    dir: &tempfile::TempDir,
+    store: &Store,
+    efs: &[usize],
+    lines: &mut [Line],
+) -> Result<(), BoxError> {
+    let per_type_store = Store::open(dir.path().join("per-type.qvr"))?;
+    let per_type = per_type_store.create_collection::<V, u8>(
+        "all",
+        CollectionConfig::new(metric).approximate(AnnConfig::default()),
+    )?;
+    crate::run::ingest(&per_type, &data.base, None)?;
+    let queries: Vec<&[f32]> = data.queries.iter().collect();
+    for (line, &ef) in lines.iter_mut().zip(efs) {
+        let ratio = measure::paired_ratio(
+            &queries,
+            args.passes,
+            |query| per_type.search_approximate(query, args.k, ef),
+            |query| store.global_search_approximate(query, args.k, ef),
+        )?;
+        eprintln!("global ef {ef}: {ratio:.2}x the per-type index's queries/s (paired passes)");
+        if let Some(params) = line.params.as_object_mut() {
+            params.insert(
+                "vs_per_type_same_ef".into(),
+                compare::rounded(Some(ratio)).into(),
+            );
+        }
+    }
+    Ok(())
 }

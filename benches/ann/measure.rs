@@ -52,6 +52,53 @@ pub fn search_each(
     })
 }
 
+/// One timed pass: its seconds, each query's latency in microseconds, and the answers.
+type Pass = (f64, Vec<f64>, Vec<Vec<Hit>>);
+
+/// Runs every query through `one` on `pool` (one thread), one at a time.
+fn time_pass(
+    pool: &rayon::ThreadPool,
+    queries: &[&[f32]],
+    label: &str,
+    one: &(impl Fn(&[f32]) -> quiver::Result<Vec<Hit>> + Sync),
+) -> quiver::Result<Pass> {
+    let bar = progress(queries.len(), label);
+    let pass = pool.install(|| -> quiver::Result<Pass> {
+        let mut latencies = Vec::with_capacity(queries.len());
+        let mut results = Vec::with_capacity(queries.len());
+        let started = Instant::now();
+        for query in queries {
+            let t = Instant::now();
+            results.push(one(query)?);
+            latencies.push(t.elapsed().as_secs_f64() * 1e6);
+            bar.inc(1);
+        }
+        Ok((started.elapsed().as_secs_f64(), latencies, results))
+    })?;
+    bar.finish_and_clear();
+    Ok(pass)
+}
+
+/// `candidate`'s one-thread queries/s as a multiple of `baseline`'s over the same queries, their
+/// passes alternating (baseline, candidate, baseline, ...) and the best pass of each counting.
+/// This machine's speed drifts (2-10x over minutes), so two settings timed minutes apart carry
+/// the drift in their ratio; passes side by side see about the same machine.
+pub fn paired_ratio(
+    queries: &[&[f32]],
+    passes: usize,
+    baseline: impl Fn(&[f32]) -> quiver::Result<Vec<Hit>> + Sync,
+    candidate: impl Fn(&[f32]) -> quiver::Result<Vec<Hit>> + Sync,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    let (mut base_s, mut candidate_s) = (f64::INFINITY, f64::INFINITY);
+    for pass in 0..passes.max(1) {
+        let label = format!("paired {}", pass + 1);
+        base_s = base_s.min(time_pass(&one_thread, queries, &label, &baseline)?.0);
+        candidate_s = candidate_s.min(time_pass(&one_thread, queries, &label, &candidate)?.0);
+    }
+    Ok(base_s / candidate_s)
+}
+
 /// Times a search: `passes` timed passes of `one` on one thread, one query at a time (the best
 /// pass counts, and its answers are returned; a pass over a minute is not repeated), then three
 /// passes of `batch` over batches of 64 on all cores (the best counts).
@@ -62,24 +109,12 @@ pub fn search_with(
     batch: impl Fn(&[&[f32]]) -> quiver::Result<Vec<Vec<Hit>>>,
 ) -> Result<Timed, Box<dyn std::error::Error>> {
     let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    let mut best: Option<(f64, Vec<f64>, Vec<Vec<Hit>>)> = None;
+    let mut best: Option<Pass> = None;
     for pass in 0..passes.max(1) {
-        let bar = progress(queries.len(), &format!("search {}", pass + 1));
-        let (seconds, latencies, results) = one_thread.install(|| -> quiver::Result<_> {
-            let mut latencies = Vec::with_capacity(queries.len());
-            let mut results = Vec::with_capacity(queries.len());
-            let started = Instant::now();
-            for query in queries {
-                let t = Instant::now();
-                results.push(one(query)?);
-                latencies.push(t.elapsed().as_secs_f64() * 1e6);
-                bar.inc(1);
-            }
-            Ok((started.elapsed().as_secs_f64(), latencies, results))
-        })?;
-        bar.finish_and_clear();
+        let timed = time_pass(&one_thread, queries, &format!("search {}", pass + 1), &one)?;
+        let seconds = timed.0;
         if best.as_ref().is_none_or(|b| seconds < b.0) {
-            best = Some((seconds, latencies, results));
+            best = Some(timed);
         }
         if seconds > LONG_PASS_S {
             break;
