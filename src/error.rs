@@ -46,8 +46,17 @@ pub enum Error {
     /// The container file is already open, in this process or another one (in a browser: in
     /// this or another tab or worker).
     AlreadyOpen(PathBuf),
-    /// The file is not a quiver container (wrong magic in both header slots).
+    /// The file is not a quiver container: it is not empty and carries no quiver header (or its
+    /// log is not a quiver log). Nothing was written to it, and no log was left beside it.
     NotQuiverFile,
+    /// The container file is shorter than its catalog says it must be: it was truncated (by a
+    /// copy, a full disk or a tool) after it was written. Nothing was written to it.
+    Truncated {
+        /// The length the newest catalog requires.
+        expected: u64,
+        /// The file's length.
+        actual: u64,
+    },
     /// The file was written by a format version this build does not understand.
     UnsupportedVersion {
         /// The version found in the header.
@@ -107,6 +116,8 @@ pub enum Error {
     CollectionNotOpen(String),
     /// A configuration value is out of range (the message says which and why).
     InvalidConfig(String),
+    /// An argument of a call is out of range (the message says which, and the bound).
+    InvalidArgument(String),
     /// A collection's approximate index failed a consistency check when it was loaded.
     CorruptIndex {
         /// The collection.
@@ -144,7 +155,11 @@ impl fmt::Display for Error {
             ),
             Error::NotQuiverFile => write!(
                 f,
-                "not a quiver container: neither header slot has the magic bytes; check the path"
+                "not a quiver container: the file is not empty and has no quiver header, so it was left untouched; check the path"
+            ),
+            Error::Truncated { expected, actual } => write!(
+                f,
+                "container file is truncated: its catalog needs {expected} bytes but it has {actual}; restore it from a backup"
             ),
             Error::UnsupportedVersion { found, supported } => write!(
                 f,
@@ -191,6 +206,7 @@ impl fmt::Display for Error {
                 "collection '{name}' has not been opened in this store; open it with Store::collection() to fetch its records"
             ),
             Error::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
+            Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             Error::CorruptIndex { collection, what } => write!(
                 f,
                 "the approximate index of collection '{collection}' is corrupted: {what}"

@@ -1,6 +1,6 @@
 //! Options for opening a [`Database`].
 
-use crate::cf::container::{CheckpointProgress, Container, ContainerConfig};
+use crate::cf::container::{CheckpointProgress, Container, ContainerConfig, ensure_ours};
 use crate::cf::database::Database;
 use crate::error::{Error, Result};
 use crate::io::{FileIo, StdFile};
@@ -229,6 +229,25 @@ impl Builder {
     /// ```
     pub fn open(&self, path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
+        let log = log_path(path);
+        let main_existed = path.exists();
+        let log_existed = log.exists();
+        let result = self.open_existing_or_new(path, &log);
+        if result.is_err() {
+            // A failed open leaves nothing of its own behind: not an empty container file, and
+            // above all not a preallocated log beside a file that was not ours or on a full disk.
+            // (Files that were there before are never removed; errors here change nothing.)
+            if self.wal && !log_existed {
+                let _ = std::fs::remove_file(&log);
+            }
+            if !main_existed {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        result
+    }
+
+    fn open_existing_or_new(&self, path: &Path, log: &Path) -> Result<Database> {
         // The lock lives on a handle of its own, owned by the database, so that it is released
         // exactly when the database is (or when the process dies).
         let lock = OpenOptions::new()
@@ -244,7 +263,7 @@ impl Builder {
         }
         let file = StdFile::open(path)?;
         let mut db = if self.wal {
-            self.open_with_log(file, StdFile::open(&log_path(path))?)?
+            self.open_with_log(file, StdFile::open(log)?)?
         } else {
             self.open_file(file)?
         };
@@ -287,7 +306,13 @@ impl Builder {
             mutation: self.wal_mutation,
             inline_checkpoints: self.inline_checkpoints,
         };
-        let (wal, logged) = Wal::open(Arc::new(log), Arc::new(main), config)?;
+        let (main, log): (Arc<dyn FileIo>, Arc<dyn FileIo>) = (Arc::new(main), Arc::new(log));
+        if !Wal::has_valid_header(log.as_ref())? {
+            // Without a log to replay, the main file must be ours before a log is created
+            // beside it; with one, replay may be what makes a crashed main file whole again.
+            ensure_ours(main.as_ref())?;
+        }
+        let (wal, logged) = Wal::open(log, main, config)?;
         let progress: Arc<dyn CheckpointProgress> = wal.log.clone();
         let container = Container::open(logged, self.container_config(), Some(progress))?;
         Ok(Database::from_parts(container, Some(wal), self.cache_size))

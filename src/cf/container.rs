@@ -658,13 +658,23 @@ impl Container {
                 len: bytes.len() as u64,
             },
             catalog_crc: crc32fast::hash(&bytes),
+            covers_file_end: true,
         };
-        // One sync covers both writes. If power fails before it completes, the slot may be
+        // The blob is written padded to its whole extent, and the file extended (sparsely) to
+        // the file end, so that the slot's promise holds: a file shorter than its catalog's end
+        // was truncated after the fact. (A first commit's padded blob ends at the file end, so
+        // a new file never holds only zeros.)
+        let mut padded = bytes;
+        padded.resize(blob.len as usize, 0);
+        // One sync covers every write. If power fails before it completes, the slot may be
         // durable while the blob is not; open then finds the blob's checksum (kept in the slot)
         // wrong and uses the other slot, whose catalog this commit never overwrites. fdatasync
         // suffices: it also persists the size and block-map changes that reading data back
         // needs (file growth, punched holes).
-        self.file.write_at(blob.offset, &bytes)?;
+        self.file.write_at(blob.offset, &padded)?;
+        if self.file.len()? < meta.file_end {
+            self.file.set_len(meta.file_end)?;
+        }
         self.file
             .write_at(slot_offset(generation), &slot.encode())?;
         self.file.sync_data()?;
@@ -704,25 +714,17 @@ impl CfState {
     }
 }
 
-/// Reads both header slots and returns the newest catalog that checks out, `None` for a file
-/// that never completed its first commit, or the typed error that explains why not.
+/// Reads both header slots and returns the newest catalog that checks out, `None` for an empty
+/// file or one that never completed its first commit, or the typed error that explains why not
+/// (a file that is not ours is [`Error::NotQuiverFile`]: open never writes to it).
 fn load_newest_catalog(file: &dyn FileIo) -> Result<Option<(Catalog, Extent)>> {
-    let mut reads = Vec::with_capacity(2);
-    for (index, offset) in [0, SLOT_SIZE].into_iter().enumerate() {
-        let mut page = vec![0u8; SLOT_SIZE as usize];
-        file.read_at(offset, &mut page)?;
-        let mut read = Slot::decode(&page);
-        if let SlotRead::Valid(slot) = read
-            && slot_offset(slot.generation) != offset
-        {
-            // A generation in the wrong slot cannot come from a crash.
-            read = SlotRead::BadChecksum;
-        }
-        reads.push((index, offset, read));
+    if file.is_empty()? {
+        return Ok(None);
     }
+    let reads = read_slots(file)?;
     let mut valid: Vec<(u64, Slot)> = reads
         .iter()
-        .filter_map(|&(_, offset, read)| match read {
+        .filter_map(|&(offset, read)| match read {
             SlotRead::Valid(slot) => Some((offset, slot)),
             _ => None,
         })
@@ -744,10 +746,9 @@ fn load_newest_catalog(file: &dyn FileIo) -> Result<Option<(Catalog, Extent)>> {
             }
         }
     }
-    let (a, b) = (reads[0].2, reads[1].2);
-    if b == SlotRead::Blank {
-        // Slot B is first written by the second commit. Blank, with nothing loadable in slot A,
-        // means the first commit (which only ever records an empty container) never completed.
+    let (a, b) = (reads[0].1, reads[1].1);
+    if interrupted_first_commit(file, a, b)? {
+        // Nothing was ever committed but an empty container: nothing is lost by starting over.
         return Ok(None);
     }
     if let Some(err) = first_error {
@@ -761,13 +762,78 @@ fn load_newest_catalog(file: &dyn FileIo) -> Result<Option<(Catalog, Extent)>> {
             });
         }
     }
-    if matches!(a, SlotRead::NoMagic | SlotRead::Blank) && matches!(b, SlotRead::NoMagic) {
+    if !carries_magic(a) && !carries_magic(b) {
         return Err(Error::NotQuiverFile);
     }
     Err(Error::Corrupted {
         what: format!("no valid header slot (slot A: {a:?}, slot B: {b:?})"),
         offset: 0,
     })
+}
+
+/// The end of what a container's first commit writes (both slots and an empty catalog's page):
+/// an interrupted first commit never leaves a longer file.
+const FIRST_COMMIT_END: u64 = DATA_START + PAGE;
+
+/// Whether a file none of whose slots loads holds what an interrupted first commit leaves: no
+/// more than that commit writes, slot B never written, slot A torn or for generation 1 (its
+/// catalog not durable), or blank above a blank or torn catalog page. A real container that has
+/// committed anything else, and a file of anyone else's, are never taken for one.
+fn interrupted_first_commit(file: &dyn FileIo, a: SlotRead, b: SlotRead) -> Result<bool> {
+    if b != SlotRead::Blank || file.len()? > FIRST_COMMIT_END {
+        return Ok(false);
+    }
+    Ok(match a {
+        SlotRead::BadChecksum => {
+            // A torn first slot carries generation 1 (or not yet any): a longer-lived file cut
+            // inside its slot shows a later generation and is not taken for a new one.
+            let mut slot = [0u8; 24];
+            file.read_at(0, &mut slot)?;
+            u64::from_le_bytes(slot[16..24].try_into().unwrap_or_default()) <= 1
+        }
+        SlotRead::Valid(slot) => slot.generation == 1,
+        SlotRead::Blank => {
+            let mut page = vec![0u8; PAGE as usize];
+            file.read_at(DATA_START, &mut page)?;
+            Catalog::starts_page(&page)
+        }
+        SlotRead::NoMagic | SlotRead::UnsupportedVersion(_) => false,
+    })
+}
+
+/// Whether a slot read shows our magic (whatever else is wrong with it).
+fn carries_magic(read: SlotRead) -> bool {
+    !matches!(read, SlotRead::Blank | SlotRead::NoMagic)
+}
+
+fn read_slots(file: &dyn FileIo) -> Result<[(u64, SlotRead); 2]> {
+    let mut reads = [(0, SlotRead::Blank), (SLOT_SIZE, SlotRead::Blank)];
+    for (offset, read) in &mut reads {
+        let mut page = vec![0u8; SLOT_SIZE as usize];
+        file.read_at(*offset, &mut page)?;
+        *read = Slot::decode(&page);
+        if let SlotRead::Valid(slot) = *read
+            && slot_offset(slot.generation) != *offset
+        {
+            // A generation in the wrong slot cannot come from a crash.
+            *read = SlotRead::BadChecksum;
+        }
+    }
+    Ok(reads)
+}
+
+/// Refuses, before anything is written, a file that quiver must not touch: one that is not
+/// empty and carries neither a quiver header nor what an interrupted first commit leaves.
+pub(crate) fn ensure_ours(file: &dyn FileIo) -> Result<()> {
+    if file.is_empty()? {
+        return Ok(());
+    }
+    let [(_, a), (_, b)] = read_slots(file)?;
+    if carries_magic(a) || carries_magic(b) || interrupted_first_commit(file, a, b)? {
+        Ok(())
+    } else {
+        Err(Error::NotQuiverFile)
+    }
 }
 
 impl Slot {
@@ -791,6 +857,16 @@ fn read_catalog(file: &dyn FileIo, file_len: u64, slot: &Slot) -> Result<Catalog
             .checked_add(slot.catalog.len)
             .is_some_and(|end| end <= file_len);
     if !fits {
+        if slot.covers_file_end
+            && slot.catalog.offset >= DATA_START
+            && slot.catalog.len <= MAX_CATALOG_BYTES
+        {
+            // Its slot promises the file was longer: it was cut after the fact.
+            return Err(Error::Truncated {
+                expected: slot.catalog.offset.saturating_add(slot.catalog.len),
+                actual: file_len,
+            });
+        }
         return Err(Error::Corrupted {
             what: format!(
                 "catalog of {} bytes at {} lies outside the file ({file_len} bytes)",
@@ -809,6 +885,12 @@ fn read_catalog(file: &dyn FileIo, file_len: u64, slot: &Slot) -> Result<Catalog
         });
     }
     let catalog = Catalog::decode(&bytes, at)?;
+    if slot.covers_file_end && file_len < catalog.file_end {
+        return Err(Error::Truncated {
+            expected: catalog.file_end,
+            actual: file_len,
+        });
+    }
     if catalog.generation != slot.generation {
         return Err(Error::Corrupted {
             what: format!(

@@ -15,7 +15,9 @@
 //!  0  9  magic  "redb-cf\x1A\x0A"
 //!  9  1  reserved, 0
 //! 10  2  format version (2; version 1 files are read too)
-//! 12  4  flags, 0
+//! 12  4  flags: bit 0 set when the file was at least as long as the catalog's file end
+//!          when this slot was committed (every commit of this build sets it; a shorter file
+//!          under such a slot has been truncated)
 //! 16  8  generation: which commit of the catalog this slot describes
 //! 24  8  catalog offset
 //! 32  8  catalog length in bytes
@@ -76,6 +78,8 @@ pub(crate) const HOLE: u64 = 0;
 const SLOT_BODY: usize = 44;
 /// Bytes of a slot that carry information.
 pub(crate) const SLOT_USED: usize = SLOT_BODY + 4;
+/// Slot flag: the file reached the catalog's file end before this slot was written.
+const FLAG_COVERS_FILE_END: u32 = 1;
 const CATALOG_MAGIC: &[u8; 8] = b"qvcatlg\0";
 const CATALOG_FIXED: usize = 56;
 
@@ -113,6 +117,9 @@ pub(crate) struct Slot {
     pub generation: u64,
     pub catalog: Extent,
     pub catalog_crc: u32,
+    /// The file was at least the catalog's file end long when this slot was committed, so a
+    /// shorter file is a truncated one (slots of older builds lack this promise).
+    pub covers_file_end: bool,
 }
 
 /// What reading one slot found.
@@ -134,6 +141,12 @@ impl Slot {
         let mut out = [0u8; SLOT_USED];
         out[0..9].copy_from_slice(MAGIC);
         out[10..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let flags = if self.covers_file_end {
+            FLAG_COVERS_FILE_END
+        } else {
+            0
+        };
+        out[12..16].copy_from_slice(&flags.to_le_bytes());
         out[16..24].copy_from_slice(&self.generation.to_le_bytes());
         out[24..32].copy_from_slice(&self.catalog.offset.to_le_bytes());
         out[32..40].copy_from_slice(&self.catalog.len.to_le_bytes());
@@ -153,6 +166,10 @@ impl Slot {
             return SlotRead::Blank;
         }
         if &buf[0..9] != MAGIC {
+            if torn_prefix(bytes, MAGIC) {
+                // A slot write cut inside its magic: ours, but unreadable.
+                return SlotRead::BadChecksum;
+            }
             return SlotRead::NoMagic;
         }
         let stored = u32::from_le_bytes(le4(&buf[44..48]));
@@ -170,8 +187,19 @@ impl Slot {
                 len: u64::from_le_bytes(le8(&buf[32..40])),
             },
             catalog_crc: u32::from_le_bytes(le4(&buf[40..44])),
+            covers_file_end: u32::from_le_bytes(le4(&buf[12..16])) & FLAG_COVERS_FILE_END != 0,
         })
     }
+}
+
+/// Whether `bytes` holds a proper prefix of `magic` followed by zeros only (all zeros included):
+/// what a write of ours leaves when it is cut inside its magic.
+pub(crate) fn torn_prefix(bytes: &[u8], magic: &[u8]) -> bool {
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    end < magic.len() && bytes[..end] == magic[..end]
 }
 
 /// Lifecycle state of a column family record.
@@ -249,6 +277,12 @@ impl Catalog {
 
     /// Decodes and validates a catalog blob read from `at` (`at` is its own extent, used both for
     /// error messages and to check that nothing else overlaps it).
+    /// Whether `page` (the first page of a blob) is what a catalog write leaves, whole or cut
+    /// at any byte or sector: it starts with the catalog's magic, or with a part of it and zeros.
+    pub(crate) fn starts_page(page: &[u8]) -> bool {
+        page.starts_with(CATALOG_MAGIC) || torn_prefix(page, CATALOG_MAGIC)
+    }
+
     pub(crate) fn decode(bytes: &[u8], at: Extent) -> Result<Catalog> {
         let corrupt = |what: String| Error::Corrupted {
             what: format!("catalog: {what}"),
@@ -505,6 +539,7 @@ mod tests {
                 len: 100,
             },
             catalog_crc: 0xdead_beef,
+            covers_file_end: true,
         };
         let bytes = slot.encode();
         assert_eq!(Slot::decode(&bytes), SlotRead::Valid(slot));
@@ -529,6 +564,7 @@ mod tests {
                 len: 64,
             },
             catalog_crc: 1,
+            covers_file_end: false,
         };
         let mut bytes = slot.encode();
         bytes[10..12].copy_from_slice(&9u16.to_le_bytes());
@@ -607,6 +643,7 @@ mod tests {
                 len: 64,
             },
             catalog_crc: 7,
+            covers_file_end: false,
         };
         let mut bytes = slot.encode();
         bytes[10..12].copy_from_slice(&1u16.to_le_bytes());

@@ -263,8 +263,10 @@ pub(crate) enum LogHeader {
     Blank,
     /// A valid header with this half size.
     Valid { half_size: u64 },
-    /// Present but unreadable.
+    /// Present but unreadable: a header of ours, damaged or cut by a crash while written.
     Bad(&'static str),
+    /// Not a quiver log's header at all (another program's file): never written to.
+    Foreign,
 }
 
 pub(crate) fn decode_log_header(bytes: &[u8]) -> LogHeader {
@@ -275,7 +277,11 @@ pub(crate) fn decode_log_header(bytes: &[u8]) -> LogHeader {
         return LogHeader::Bad("truncated header");
     };
     if &used[0..8] != LOG_MAGIC {
-        return LogHeader::Bad("wrong magic");
+        return if crate::cf::format::torn_prefix(bytes, LOG_MAGIC) {
+            LogHeader::Bad("header write cut inside its magic")
+        } else {
+            LogHeader::Foreign
+        };
     }
     if crc32fast::hash(&used[..44]) != u32::from_le_bytes(arr(&used[44..48])) {
         return LogHeader::Bad("header checksum mismatch");

@@ -135,6 +135,17 @@ impl Wal {
         Ok((wal, logged))
     }
 
+    /// Whether `log_file` starts with a valid log header (a log that may hold batches to
+    /// replay).
+    pub(crate) fn has_valid_header(log_file: &dyn FileIo) -> Result<bool> {
+        let mut page = vec![0u8; format::LOG_HEADER_SIZE as usize];
+        log_file.read_at(0, &mut page)?;
+        Ok(matches!(
+            format::decode_log_header(&page),
+            format::LogHeader::Valid { .. }
+        ))
+    }
+
     pub(crate) fn stats(&self) -> WalStats {
         let c = &self.log.counters;
         WalStats {

@@ -100,7 +100,22 @@ pub(crate) fn recover(log: &dyn FileIo, main: &dyn FileIo, half_size: u64) -> Re
             create(log, half_size)?;
             (half_size, Vec::new())
         }
-        LogHeader::Valid { half_size } => (half_size, scan_both(log, half_size)?),
+        LogHeader::Valid { half_size } => {
+            // The header is written after the halves are zero-filled, so a log shorter than
+            // its header claims has been cut; trusting it would grow the file to that size.
+            let needed = LOG_HEADER_SIZE + 2 * half_size;
+            let len = log.len()?;
+            if len < needed {
+                return Err(Error::Corrupted {
+                    what: format!(
+                        "log header claims halves of {half_size} bytes ({needed} in all) but the log has {len} bytes"
+                    ),
+                    offset: 0,
+                });
+            }
+            (half_size, scan_both(log, half_size)?)
+        }
+        LogHeader::Foreign => return Err(Error::NotQuiverFile),
         LogHeader::Bad(what) => {
             // The header is written once, before any batch. A bad header over halves without a
             // single valid batch is an interrupted creation; anything else is corruption.
