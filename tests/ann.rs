@@ -122,7 +122,7 @@ fn deleted_and_replaced_items_are_never_returned_and_churn_keeps_recall() {
     for chunk in gone.chunks(100) {
         let mut write = churned.batch();
         for id in chunk {
-            write.delete(*id as u64);
+            write.delete(*id as u64).unwrap();
         }
         churned.commit(write, Durability::None).expect("delete");
     }
@@ -199,7 +199,7 @@ fn the_index_persists_and_is_loaded_not_rebuilt() {
         ingest(&collection, &base, 0..base.len(), 700);
         let mut write = collection.batch();
         for id in 0..100u64 {
-            write.delete(id);
+            write.delete(id).unwrap();
         }
         collection
             .commit(write, Durability::Immediate)
@@ -405,7 +405,7 @@ fn crash_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<usize> {
         for _ in 0..rng.random_range(1..12) {
             let id = rng.random_range(0..60u64);
             if rng.random_bool(0.3) {
-                batch.delete(id);
+                batch.delete(id).unwrap();
             } else {
                 batch
                     .upsert(id, &crash_vector(&mut rng), &(step as u64))
@@ -642,7 +642,7 @@ fn filtered_searches_return_only_allowed_ids_and_keep_recall() {
     let gone: BTreeSet<u64> = lists[1].iter().step_by(5).copied().collect();
     let mut batch = c.batch();
     for &id in &gone {
-        batch.delete(id);
+        batch.delete(id).unwrap();
     }
     c.commit(batch, Durability::None).unwrap();
     check_filtered(
@@ -714,7 +714,7 @@ fn quantized_walks_keep_recall_persist_and_never_return_deleted_items() {
             assert!(found >= floor, "{}: recall {found}", quantization.name());
             let mut write = c.batch();
             for id in (0..base.len() as u64).step_by(3) {
-                write.delete(id);
+                write.delete(id).unwrap();
             }
             c.commit(write, Durability::Immediate).expect("delete");
             let answers: Vec<_> = queries
@@ -762,7 +762,7 @@ fn quantized_filtered_searches_honour_the_filter() {
     let gone: BTreeSet<u64> = (0..6_000).step_by(7).collect();
     let mut batch = c.batch();
     for &id in &gone {
-        batch.delete(id);
+        batch.delete(id).unwrap();
     }
     c.commit(batch, Durability::None).unwrap();
     let mut ids: Vec<u64> = (0..6_000).collect();
@@ -894,7 +894,7 @@ fn predicate_filters_on_small_records_run_through_the_index() {
         }
         for id in (5..rows.len()).step_by(10) {
             buckets[id] = None;
-            batch.delete(id as u64);
+            batch.delete(id as u64).unwrap();
         }
         c.commit(batch, Durability::Immediate).unwrap();
         for (predicate, label) in predicates {

@@ -62,7 +62,7 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mutation: GlobalMutatio
                 .expect("valid vector");
         }
         if rng.random_bool(0.3) {
-            batch.delete(rng.random_range(0..40u64));
+            batch.delete(rng.random_range(0..40u64)).unwrap();
         }
         let durability = if rng.random_bool(0.5) {
             Durability::Immediate

@@ -119,7 +119,7 @@ fn deleted_items_and_collections_never_come_back_and_reopening_loads_the_same_gr
     let users = store.collection::<F32<DIM>, ()>("users").expect("users");
     let mut batch = users.batch();
     for id in 0..1000 {
-        batch.delete(id);
+        batch.delete(id).unwrap();
     }
     users.commit(batch, Durability::Immediate).expect("delete");
     drop(users);

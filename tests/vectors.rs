@@ -127,7 +127,7 @@ fn check_every_search_form<V: VectorType>(metric: Metric, seed: u64) {
         model.insert(id, as_stored(&v, V::ELEMENT));
     }
     for id in (0..3000).step_by(11) {
-        batch.delete(id);
+        batch.delete(id).unwrap();
         model.remove(&id);
     }
     c.commit(batch, Durability::Immediate).unwrap();
@@ -513,7 +513,7 @@ fn concurrent_ingest_on_several_collections_with_concurrent_searches() {
                             .unwrap();
                     }
                     if round % 3 == 2 {
-                        batch.delete(round * 100 - 5);
+                        batch.delete(round * 100 - 5).unwrap();
                     }
                     let durability = if round % 2 == 0 {
                         Durability::Immediate

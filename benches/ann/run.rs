@@ -58,7 +58,7 @@ fn delete_rows<V: VectorType>(collection: &Collection<V, u8>, rows: &[u32]) -> q
     for chunk in rows.chunks(1000) {
         let mut batch = collection.batch();
         for row in chunk {
-            batch.delete(u64::from(*row));
+            batch.delete(u64::from(*row))?;
         }
         collection.commit(batch, Durability::None)?;
         bar.inc(chunk.len() as u64);

@@ -72,7 +72,7 @@ impl<V, M> fmt::Debug for WriteBatch<V, M> {
 pub(crate) fn check_id(id: u64) -> Result<()> {
     if id >= FIRST_STRING_ID {
         Err(Error::InvalidId(format!(
-            "numeric id {id} is in the range reserved for string ids (2^63 and above)"
+            "numeric id {id} is in the range reserved for string ids (2^63 and above); address a string-id item by its string (upsert_str, delete_str)"
         )))
     } else {
         Ok(())
@@ -186,7 +186,9 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
         self.push_upsert(ItemKey::Str(string_id.to_owned()), vector, record)
     }
 
-    /// Deletes item `id` (nothing happens if it does not exist).
+    /// Deletes item `id` (nothing happens if it does not exist). Ids of 2^63 and above belong
+    /// to string-id items and are refused with [`Error::InvalidId`]: delete those by their
+    /// string ([`delete_str`](Self::delete_str)).
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -194,14 +196,17 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
     /// # let store = Store::open(dir.path().join("b.qvr"))?;
     /// # let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
     /// let mut batch = c.batch();
-    /// batch.delete(42);
+    /// batch.delete(42)?;
+    /// assert!(matches!(batch.delete(1 << 63), Err(quiver::Error::InvalidId(_))));
     /// c.commit(batch, quiver::Durability::Immediate)?;
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn delete(&mut self, id: u64) {
+    pub fn delete(&mut self, id: u64) -> Result<()> {
+        check_id(id)?;
         self.ops.push(Op::Delete {
             key: ItemKey::Id(id),
         });
+        Ok(())
     }
 
     /// Deletes the item named `string_id`, and its name.

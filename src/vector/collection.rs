@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::vector::ann::allow::{AllowList, NodeFilter};
 use crate::vector::ann::plan::{self, Route};
-use crate::vector::ann::{AnnIndex, IndexStats};
+use crate::vector::ann::{AnnIndex, IndexStats, check_ef};
 use crate::vector::batch::WriteBatch;
 use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
@@ -281,7 +281,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn delete(&self, id: u64) -> Result<()> {
         let mut batch = self.batch();
-        batch.delete(id);
+        batch.delete(id)?;
         self.commit(batch, Durability::Immediate)
     }
 
@@ -523,7 +523,9 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
 
     /// The approximately `k` nearest items through the approximate index, keeping `ef`
     /// candidates (at least `k`; more is slower and finds more of the true neighbours).
-    /// [`Error::NoIndex`] if the collection has no index.
+    /// [`Error::NoIndex`] if the collection has no index; [`Error::InvalidArgument`] for an `ef`
+    /// above [`MAX_EF`](crate::vector::MAX_EF). A `k` larger than the collection returns every
+    /// item the walk reaches, and costs no more than the collection's size.
     ///
     /// ```
     /// # use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, F32};
@@ -539,6 +541,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn search_approximate(&self, query: &[f32], k: usize, ef: usize) -> Result<Vec<Hit>> {
+        check_ef(ef)?;
         let index = self.shared.ann.read().clone();
         let Some(index) = index else {
             self.shared.check_live()?;

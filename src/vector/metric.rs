@@ -90,16 +90,27 @@ impl Norm {
     }
 }
 
+/// The largest norm a stored or query vector may have: 1e18. Two vectors within it are at most
+/// 2e18 apart, so squared L2 distances (at most 4e36), dot products and cosine's norms all stay
+/// finite in f32 (whose largest value is about 3.4e38); a vector past it is
+/// [`Error::InvalidVector`].
+///
+/// ```
+/// assert!(quiver::vector::MAX_NORM > 1e12);
+/// ```
+pub const MAX_NORM: f32 = 1e18;
+
 /// Checks a vector before it is stored or used as a query: the right length, finite components
 /// that the element type can represent, and a non-zero norm under cosine.
 ///
 /// ```
-/// use quiver::vector::{check_vector, Element, Metric};
+/// use quiver::vector::{check_vector, Element, Metric, MAX_NORM};
 /// assert!(check_vector(&[1.0, 0.0], 2, Element::F32, Metric::Cosine).is_ok());
 /// assert!(check_vector(&[0.0, 0.0], 2, Element::F32, Metric::Cosine).is_err());
 /// assert!(check_vector(&[1.0], 2, Element::F32, Metric::Dot).is_err());
 /// assert!(check_vector(&[f32::NAN, 1.0], 2, Element::F32, Metric::Dot).is_err());
 /// assert!(check_vector(&[1e6, 1.0], 2, Element::F16, Metric::Dot).is_err());
+/// assert!(check_vector(&[MAX_NORM, 1.0], 2, Element::F32, Metric::L2).is_err());
 /// ```
 pub fn check_vector(vector: &[f32], dim: usize, element: Element, metric: Metric) -> Result<()> {
     if vector.len() != dim {
@@ -126,6 +137,17 @@ pub fn check_vector(vector: &[f32], dim: usize, element: Element, metric: Metric
             format!("component {index} is {value}; components must be finite")
         };
         return Err(Error::InvalidVector(reason));
+    }
+    // Measured in f64, where the sum of squares of any finite f32 components cannot overflow.
+    let norm = vector
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    if norm > f64::from(MAX_NORM) {
+        return Err(Error::InvalidVector(format!(
+            "its norm is {norm:e}, above the bound of {MAX_NORM:e} that keeps every distance finite in f32"
+        )));
     }
     if metric == Metric::Cosine && vector.iter().all(|x| *x == 0.0) {
         return Err(Error::InvalidVector(

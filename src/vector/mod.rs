@@ -53,14 +53,14 @@ mod tables;
 mod topk;
 mod write;
 
-pub use ann::{AnnConfig, IndexStats};
+pub use ann::{AnnConfig, IndexStats, MAX_EF};
 pub use batch::WriteBatch;
 pub use collection::{Collection, Item};
 pub use config::{CollectionConfig, CollectionInfo};
 pub use element::{Element, F16, F32, StoredVector, VectorType};
 pub use fetch::Fetched;
 pub use filter::Filter;
-pub use metric::{Metric, check_vector};
+pub use metric::{MAX_NORM, Metric, check_vector};
 pub use mirror::MirrorStats;
 pub use store::{Record, STORE_CACHE_SIZE, Store, StoreBuilder};
 pub use topk::Hit;

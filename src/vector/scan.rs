@@ -152,7 +152,7 @@ pub(crate) fn search_batch(
     // (|q|^2 + |v|^2 - 2 q.v cancels): scan for more candidates, then re-rank them exactly.
     let any_l2 = sources.iter().any(|s| s.metric == Metric::L2);
     let k_scan = if any_l2 {
-        k.saturating_mul(2).max(k + 16)
+        k.saturating_mul(2).max(k.saturating_add(16))
     } else {
         k
     };

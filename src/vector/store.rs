@@ -6,7 +6,7 @@ use crate::cf::database::Database;
 use crate::cf::name::validate_name;
 use crate::error::{Error, Result};
 use crate::index::hnsw::HnswParams;
-use crate::vector::ann::{self, AnnIndex, IndexStats};
+use crate::vector::ann::{self, AnnIndex, IndexStats, check_ef};
 use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
@@ -772,6 +772,7 @@ impl Store {
         k: usize,
         ef: usize,
     ) -> Result<Vec<Hit>> {
+        check_ef(ef)?;
         self.global_search_with(query, k, GlobalWalk::Graph { ef: Some(ef) })
     }
 

@@ -115,7 +115,8 @@ fn best_first(
     accept: &impl Fn(u32) -> bool,
     visited: &mut Visited,
 ) -> Vec<Neighbour> {
-    let ef = ef.max(1);
+    // No walk keeps more nodes than the graph has: a caller's huge ef (or k) costs nothing.
+    let ef = ef.clamp(1, graph.len().max(1));
     visited.start(graph.len());
     let mut candidates: BinaryHeap<Reverse<Neighbour>> = BinaryHeap::with_capacity(ef * 2);
     let mut nearest: BinaryHeap<Neighbour> = BinaryHeap::with_capacity(ef + 1);
@@ -183,7 +184,8 @@ fn best_first_two_hop(
     accept: &impl NodeTest,
     visited: &mut Visited,
 ) -> Vec<Neighbour> {
-    let ef = ef.max(1);
+    // As in `best_first`: never more than the graph holds.
+    let ef = ef.clamp(1, graph.len().max(1));
     let cap = graph.max_degree(0).clamp(1, BATCH);
     visited.start(graph.len());
     let mut candidates: BinaryHeap<Reverse<Neighbour>> = BinaryHeap::with_capacity(ef * 2);

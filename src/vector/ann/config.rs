@@ -16,6 +16,15 @@ const VERSION: u8 = 2;
 const LEN_V1: usize = 5 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4 + 1 + 1;
 const LEN: usize = LEN_V1 + 1;
 
+/// The largest `ef` (candidates kept by an approximate search) a search or an index accepts:
+/// 65,536. A larger one is refused with [`Error::InvalidArgument`]; within it, a walk never
+/// keeps more candidates than the index has nodes, so memory does not grow with `ef`.
+///
+/// ```
+/// assert_eq!(quiver::vector::MAX_EF, 65_536);
+/// ```
+pub const MAX_EF: usize = 1 << 16;
+
 /// Parameters of a collection's approximate (HNSW) index.
 ///
 /// - `m`: neighbours per node on the upper levels (twice as many on level 0). 16 suits most
@@ -76,8 +85,8 @@ impl AnnConfig {
         if !(1..=4096).contains(&self.ef_construction) {
             return bad("the index's ef_construction must be between 1 and 4096");
         }
-        if !(1..=65536).contains(&self.ef_search) {
-            return bad("the index's ef_search must be between 1 and 65536");
+        if !(1..=MAX_EF).contains(&self.ef_search) {
+            return bad("the index's ef_search must be between 1 and 65536 (MAX_EF)");
         }
         Ok(())
     }

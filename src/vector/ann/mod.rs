@@ -38,7 +38,17 @@ mod space;
 mod update;
 mod vectors;
 
-pub use config::AnnConfig;
+pub use config::{AnnConfig, MAX_EF};
+
+/// Refuses an `ef` above [`MAX_EF`] with [`crate::Error::InvalidArgument`].
+pub(crate) fn check_ef(ef: usize) -> crate::Result<()> {
+    if ef > MAX_EF {
+        return Err(crate::Error::InvalidArgument(format!(
+            "ef is {ef}, above the largest accepted ({MAX_EF}, MAX_EF)"
+        )));
+    }
+    Ok(())
+}
 pub(crate) use index::AnnIndex;
 pub use index::IndexStats;
 pub(crate) use load::{load, load_records, load_with};
