@@ -76,6 +76,9 @@ pub enum Error {
     Poisoned,
     /// The database (or this column family handle's database) was closed.
     Closed,
+    /// A write transaction is still open on this column family, so the database was not
+    /// closed; commit or drop the transaction, then close again.
+    TransactionInProgress(String),
     /// A vector has the wrong number of components for its collection.
     DimensionMismatch {
         /// The collection's dimension.
@@ -174,6 +177,10 @@ impl fmt::Display for Error {
                 "an earlier I/O error left the database in an unknown state; reopen it to recover"
             ),
             Error::Closed => write!(f, "the database was closed; open it again to continue"),
+            Error::TransactionInProgress(name) => write!(
+                f,
+                "a write transaction is still open on column family '{name}', so nothing was closed; commit or drop it, then close again"
+            ),
             Error::DimensionMismatch { expected, found } => write!(
                 f,
                 "vector has {found} components but the collection holds {expected}-d vectors"

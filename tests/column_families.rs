@@ -407,11 +407,26 @@ fn close_reports_a_write_transaction_still_in_progress() {
     let db = Database::open(dir.path().join("busy.qvr")).unwrap();
     let cf = db.create_column_family("busy").unwrap();
     let txn = cf.begin_write().unwrap();
+    txn.open_table(TOTALS).unwrap().insert("one", 10).unwrap();
     let err = db.close().unwrap_err();
     assert!(
-        matches!(err, Error::Redb(redb::Error::TransactionInProgress)),
+        matches!(&err, Error::TransactionInProgress(name) if name == "busy"),
         "unexpected: {err:?}"
     );
-    drop(txn);
+    // Nothing was closed: the transaction commits and the database goes on.
+    txn.commit().unwrap();
+    assert_eq!(
+        cf.begin_read()
+            .unwrap()
+            .open_table(TOTALS)
+            .unwrap()
+            .get("one")
+            .unwrap()
+            .unwrap()
+            .value(),
+        10
+    );
+    db.close().unwrap();
     assert!(matches!(cf.begin_write(), Err(Error::Closed)));
+    assert!(matches!(db.close(), Err(Error::Closed)));
 }

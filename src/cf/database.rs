@@ -2,7 +2,7 @@
 
 use crate::cf::backend::CfBackend;
 use crate::cf::builder::Builder;
-use crate::cf::column_family::{CfHandle, ColumnFamily};
+use crate::cf::column_family::{CfHandle, ColumnFamily, catch_panic};
 use crate::cf::container::{CfState, Container, ContainerStats};
 use crate::error::{Error, Result};
 use crate::wal::{Wal, WalStats};
@@ -37,8 +37,9 @@ pub struct Database {
     closed: AtomicBool,
     cache_size: usize,
     wal: Option<Wal>,
-    /// The exclusive lock on the container file (`None` for caller-supplied files).
-    lock: Option<std::fs::File>,
+    /// The exclusive lock on the container file (`None` for caller-supplied files, and once
+    /// closed: closing releases it, so the file can be opened again at once).
+    lock: Mutex<Option<std::fs::File>>,
 }
 
 impl fmt::Debug for Database {
@@ -84,12 +85,12 @@ impl Database {
             closed: AtomicBool::new(false),
             cache_size,
             wal,
-            lock: None,
+            lock: Mutex::new(None),
         }
     }
 
     pub(crate) fn set_lock(&mut self, lock: std::fs::File) {
-        self.lock = Some(lock);
+        *self.lock.get_mut() = Some(lock);
     }
 
     fn check_open(&self) -> Result<()> {
@@ -112,11 +113,27 @@ impl Database {
         }
     }
 
+    /// Opens (or creates) the redb database of a column family. redb repairs a damaged one
+    /// here, and may panic on pages it cannot make sense of: that is [`Error::Corrupted`].
+    fn open_redb(&self, state: &Arc<CfState>, what: &str) -> Result<redb::Database> {
+        match catch_panic(|| self.redb_builder().create_with_backend(self.backend(state))) {
+            Ok(opened) => Ok(opened?),
+            Err(message) => Err(Error::Corrupted {
+                what: format!(
+                    "column family '{}': a panic while {what} ({message})",
+                    state.name
+                ),
+                offset: 0,
+            }),
+        }
+    }
+
     fn register(&self, state: Arc<CfState>, db: redb::Database) -> ColumnFamily {
         let cf = ColumnFamily {
             inner: Arc::new(CfHandle {
                 state,
                 db: RwLock::new(Some(db)),
+                broken: Mutex::new(None),
             }),
         };
         self.handles
@@ -142,16 +159,13 @@ impl Database {
         let _guard = self.lifecycle.lock();
         self.check_open()?;
         let state = self.container.begin_create(name)?;
-        let db = match self
-            .redb_builder()
-            .create_with_backend(self.backend(&state))
-        {
+        let db = match self.open_redb(&state, "creating it") {
             Ok(db) => db,
             Err(err) => {
                 // Give the half-created column family back; an error here leaves the database
                 // poisoned, which the next call reports.
                 let _ = self.container.remove(&state);
-                return Err(err.into());
+                return Err(err);
             }
         };
         self.container.mark_live(&state)?;
@@ -184,9 +198,7 @@ impl Database {
             .container
             .find(name)
             .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?;
-        let db = self
-            .redb_builder()
-            .create_with_backend(self.backend(&state))?;
+        let db = self.open_redb(&state, "opening it")?;
         Ok(self.register(state, db))
     }
 
@@ -237,9 +249,10 @@ impl Database {
                 .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?,
         };
         if let Some(db) = handle.as_ref().and_then(ColumnFamily::take_db) {
-            // The data is being deleted, so a failure to close it cleanly does not matter; a
-            // write transaction still running will fail at commit.
-            let _ = db.close();
+            // The data is being deleted, so a failure to close it cleanly (an error, or a panic
+            // on a damaged page) does not matter; a write transaction still running will fail
+            // at commit.
+            let _ = catch_panic(|| db.close());
         }
         self.container.remove(&state)
     }
@@ -258,19 +271,44 @@ impl Database {
         self.container.names()
     }
 
-    /// Closes every column family and makes the container durable, reporting the first error
-    /// (for example [`redb::DatabaseError::TransactionInProgress`] when a write transaction is
-    /// still open). Handles still held afterwards return [`Error::Closed`].
+    /// Closes every column family and makes the container durable, reporting the first error.
+    /// While a write transaction is open on any column family it returns
+    /// [`Error::TransactionInProgress`] and closes nothing: the database stays usable, and
+    /// `close` can be called again once the transaction is committed or dropped. Afterwards
+    /// every call, and every handle still held, returns [`Error::Closed`]. A dropped database
+    /// closes itself (ignoring errors).
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
-    /// db.create_column_family("users")?;
+    /// let users = db.create_column_family("users")?;
+    /// let txn = users.begin_write()?;
+    /// assert!(matches!(db.close(), Err(quiver::Error::TransactionInProgress(_))));
+    /// txn.commit()?; // still open: the commit goes through
     /// db.close()?;
+    /// assert!(matches!(users.begin_read(), Err(quiver::Error::Closed)));
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
+    pub fn close(&self) -> Result<()> {
+        self.ensure_no_write_transaction()?;
         self.shut_down()
+    }
+
+    /// [`Error::TransactionInProgress`] if a write transaction is open on any column family
+    /// ([`Error::Closed`] once closed).
+    pub(crate) fn ensure_no_write_transaction(&self) -> Result<()> {
+        let _guard = self.lifecycle.lock();
+        self.check_open()?;
+        let handles: Vec<ColumnFamily> = self.handles.read().values().cloned().collect();
+        for cf in handles {
+            // Taking the writer slot proves no write transaction is open; the probe is dropped
+            // at once (an abort, which writes nothing). A broken or deleted column family
+            // closes like the others.
+            if let Err(err @ Error::TransactionInProgress(_)) = cf.try_begin_write() {
+                return Err(err);
+            }
+        }
+        Ok(())
     }
 
     fn shut_down(&self) -> Result<()> {
@@ -281,10 +319,28 @@ impl Database {
         let mut first_error = None;
         let handles: Vec<ColumnFamily> = self.handles.write().drain().map(|(_, cf)| cf).collect();
         for cf in handles {
-            if let Some(db) = cf.take_db()
-                && let Err(err) = db.close()
-            {
-                first_error.get_or_insert(Error::from(err));
+            let Some(db) = cf.take_db() else { continue };
+            if std::thread::panicking() {
+                // Dropped while unwinding: a panic from redb now (its mutexes may be poisoned
+                // by the panic being unwound) would abort the process. Leave it as a crash
+                // would; the log and the container already hold every acknowledged commit.
+                std::mem::forget(db);
+                continue;
+            }
+            match catch_panic(|| db.close()) {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    first_error.get_or_insert(Error::from(err));
+                }
+                Err(message) => {
+                    first_error.get_or_insert(Error::Corrupted {
+                        what: format!(
+                            "column family '{}': a panic while closing it ({message})",
+                            cf.name()
+                        ),
+                        offset: 0,
+                    });
+                }
             }
         }
         if let Err(err) = self.container.close() {
@@ -299,7 +355,29 @@ impl Database {
             }
             wal.stop();
         }
+        drop(self.lock.lock().take());
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Checks every column family with redb's own integrity check (every page's checksum and
+    /// the allocator state); the first one that fails is [`Error::Corrupted`]. redb repairs what
+    /// it can while checking, so a failed check may already have rewritten the column family;
+    /// run it on a copy to keep the original as it is. Waits for write transactions to end.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let db = quiver::Database::open(dir.path().join("a.qvr"))?;
+    /// db.create_column_family("users")?;
+    /// db.verify()?;
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn verify(&self) -> Result<()> {
+        self.check_open()?;
+        for name in self.list_column_families() {
+            let cf = self.column_family(&name)?;
+            cf.check_integrity()?;
+        }
+        Ok(())
     }
 
     /// Runs a checkpoint now: everything committed so far is made durable in the main file, and

@@ -5,27 +5,29 @@ use crate::vector::ann::allow::{AllowList, NodeFilter};
 use crate::vector::ann::plan::{self, Route};
 use crate::vector::ann::{AnnIndex, IndexStats, check_ef};
 use crate::vector::batch::WriteBatch;
+use crate::vector::checks::{Part, RowChecks};
 use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
 use crate::vector::fetch::Fetched;
 use crate::vector::filter::Filter;
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::MirrorStats;
+use crate::vector::record_guard::{RawRecord, RecordGuard};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
 use crate::vector::store::Notifier;
-use crate::vector::tables::{ID_STRINGS, STRING_IDS, records, vectors};
+use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
 use crate::vector::topk::{Candidate, Hit};
 use crate::vector::write;
 use rayon::prelude::*;
-use redb::{Durability, OwnedAccessGuard, Value};
+use redb::{Durability, ReadOnlyTable, Value};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// An item read back: its vector (decoded to f32) and its record (zero-copy; the guard keeps its
 /// read snapshot alive).
-pub type Item<M> = (Vec<f32>, OwnedAccessGuard<M>);
+pub type Item<M> = (Vec<f32>, RecordGuard<M>);
 
 /// One entity type: vectors of type `V` (for example [`F32<384>`](crate::vector::F32)) with
 /// records of type `M` (any redb [`Value`]), in their own column family.
@@ -212,11 +214,16 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             // Nothing to write, but a durable commit still makes the earlier non-durable ones
             // durable, as in redb.
             return match durability {
-                Durability::Immediate => self.shared.make_durable(),
+                Durability::Immediate => self
+                    .shared
+                    .cf
+                    .contain_panics("committing", || self.shared.make_durable()),
                 _ => Ok(()),
             };
         }
-        write::commit(&self.shared, batch, durability)?;
+        self.shared.cf.contain_panics("committing a batch", || {
+            write::commit(&self.shared, batch, durability)
+        })?;
         if self.shared.config.indexed {
             self.notifier.notify();
         }
@@ -299,9 +306,22 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn get_vector(&self, id: u64) -> Result<Option<Vec<f32>>> {
         self.shared.check_live()?;
-        let read = self.shared.cf.begin_read()?;
-        let table = read.open_table(vectors::<V>())?;
-        Ok(table.get(id)?.map(|v| v.value().to_vec()))
+        self.shared.cf.contain_panics("reading a vector", || {
+            let read = self.shared.cf.begin_read()?;
+            let table = read.open_table(vectors::<V>())?;
+            let checks = RowChecks::open(&read, &self.shared.name)?;
+            match table.get(id)? {
+                Some(stored) => {
+                    let stored = stored.value();
+                    checks.verify(id, Part::Vector, stored.bytes())?;
+                    Ok(Some(stored.to_vec()))
+                }
+                None => {
+                    checks.verify_absent(id, Part::Vector)?;
+                    Ok(None)
+                }
+            }
+        })
     }
 
     /// The record of `id`, zero-copy: the guard keeps its read snapshot alive.
@@ -315,11 +335,14 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// assert_eq!(c.get_record(1)?.unwrap().value(), b"raw bytes");
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn get_record(&self, id: u64) -> Result<Option<OwnedAccessGuard<M>>> {
+    pub fn get_record(&self, id: u64) -> Result<Option<RecordGuard<M>>> {
         self.shared.check_live()?;
-        let read = self.shared.cf.begin_read()?;
-        let table = read.open_table(records::<M>())?;
-        Ok(table.get_owned(id)?)
+        self.shared.cf.contain_panics("reading a record", || {
+            let read = self.shared.cf.begin_read()?;
+            let table = read.open_table(raw_records::<M>())?;
+            let checks = RowChecks::open(&read, &self.shared.name)?;
+            read_record(&table, &checks, id)
+        })
     }
 
     /// The vector (decoded to f32) and the record of `id`, from one snapshot.
@@ -359,16 +382,29 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn get_many(&self, ids: &[u64]) -> Result<Vec<Option<Item<M>>>> {
         self.shared.check_live()?;
-        let read = self.shared.cf.begin_read()?;
-        let vectors = read.open_table(vectors::<V>())?;
-        let records = read.open_table(records::<M>())?;
-        ids.iter()
-            .map(|&id| {
-                let vector = vectors.get(id)?.map(|v| v.value().to_vec());
-                let record = records.get_owned(id)?;
-                Ok(vector.zip(record))
-            })
-            .collect()
+        self.shared.cf.contain_panics("reading items", || {
+            let read = self.shared.cf.begin_read()?;
+            let vectors = read.open_table(vectors::<V>())?;
+            let records = read.open_table(raw_records::<M>())?;
+            let checks = RowChecks::open(&read, &self.shared.name)?;
+            ids.iter()
+                .map(|&id| {
+                    let vector = match vectors.get(id)? {
+                        Some(stored) => {
+                            let stored = stored.value();
+                            checks.verify(id, Part::Vector, stored.bytes())?;
+                            Some(stored.to_vec())
+                        }
+                        None => {
+                            checks.verify_absent(id, Part::Vector)?;
+                            None
+                        }
+                    };
+                    let record = read_record(&records, &checks, id)?;
+                    Ok(vector.zip(record))
+                })
+                .collect()
+        })
     }
 
     /// The numeric id of a string id.
@@ -383,9 +419,11 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn id_of(&self, string_id: &str) -> Result<Option<u64>> {
         self.shared.check_live()?;
-        let read = self.shared.cf.begin_read()?;
-        let table = read.open_table(STRING_IDS)?;
-        Ok(table.get(string_id)?.map(|v| v.value()))
+        self.shared.cf.contain_panics("reading a string id", || {
+            let read = self.shared.cf.begin_read()?;
+            let table = read.open_table(STRING_IDS)?;
+            Ok(table.get(string_id)?.map(|v| v.value()))
+        })
     }
 
     /// The string id of a numeric id, if it has one.
@@ -401,9 +439,11 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// ```
     pub fn string_id(&self, id: u64) -> Result<Option<String>> {
         self.shared.check_live()?;
-        let read = self.shared.cf.begin_read()?;
-        let table = read.open_table(ID_STRINGS)?;
-        Ok(table.get(id)?.map(|v| v.value().to_owned()))
+        self.shared.cf.contain_panics("reading a string id", || {
+            let read = self.shared.cf.begin_read()?;
+            let table = read.open_table(ID_STRINGS)?;
+            Ok(table.get(id)?.map(|v| v.value().to_owned()))
+        })
     }
 
     /// The `k` nearest items to `query`, closest first.
@@ -726,22 +766,26 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             return Ok(filter.ids.map(<[u64]>::to_vec));
         };
         let read = self.shared.cf.begin_read()?;
-        let table = read.open_table(records::<M>())?;
+        let table = read.open_table(raw_records::<M>())?;
+        let checks = RowChecks::open(&read, &self.shared.name)?;
         let mut allowed = Vec::new();
         match filter.ids {
             Some(ids) => {
                 for &id in ids {
-                    if let Some(record) = table.get(id)?
-                        && predicate(record.value())
-                    {
-                        allowed.push(id);
+                    if let Some(record) = table.get(id)? {
+                        checks.verify(id, Part::Record, record.value())?;
+                        if predicate(M::from_bytes(record.value())) {
+                            allowed.push(id);
+                        }
                     }
                 }
             }
             None => {
+                let mut checks = checks.in_order()?;
                 for entry in table.range::<u64>(..)? {
                     let (id, record) = entry?;
-                    if predicate(record.value()) {
+                    checks.verify(id.value(), Part::Record, record.value())?;
+                    if predicate(M::from_bytes(record.value())) {
                         allowed.push(id.value());
                     }
                 }
@@ -773,6 +817,24 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         match self.shared.fetcher.get() {
             Some(fetcher) => fetcher.fetch(mine),
             None => Err(Error::CollectionNotOpen(self.shared.name.to_string())),
+        }
+    }
+}
+
+/// The record of `id`, checked against its checksum before anything decodes it.
+fn read_record<M: Value + 'static>(
+    table: &ReadOnlyTable<u64, RawRecord<M>>,
+    checks: &RowChecks,
+    id: u64,
+) -> Result<Option<RecordGuard<M>>> {
+    match table.get_owned(id)? {
+        Some(guard) => {
+            checks.verify(id, Part::Record, guard.value())?;
+            Ok(Some(RecordGuard::checked(guard)))
+        }
+        None => {
+            checks.verify_absent(id, Part::Record)?;
+            Ok(None)
         }
     }
 }

@@ -1,16 +1,18 @@
 //! The second lookup: full records for the final hits of a search.
 //!
 //! A search returns only `(collection, id, distance)`; records are read afterwards for just those
-//! k items, zero-copy (each [`Fetched`] keeps redb's [`OwnedAccessGuard`], which pins the read
-//! snapshot it came from). Hits from several collections are fetched in parallel, one task per
+//! k items, zero-copy (each [`Fetched`] keeps a [`RecordGuard`], which pins the read snapshot it
+//! came from), each checked against its row checksum first. Hits from several collections are fetched in parallel, one task per
 //! collection. Collections have different record types, so a fetched record is typed again by
 //! the caller with [`Fetched::record`].
 
 use crate::cf::column_family::ColumnFamily;
 use crate::error::Result;
-use crate::vector::tables::{ID_STRINGS, records};
+use crate::vector::checks::{Part, RowChecks};
+use crate::vector::record_guard::RecordGuard;
+use crate::vector::tables::{ID_STRINGS, raw_records};
 use crate::vector::topk::Hit;
-use redb::{OwnedAccessGuard, Value};
+use redb::Value;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
@@ -53,14 +55,14 @@ impl Fetched {
     pub fn record<M: Value + 'static>(&self) -> Option<M::SelfType<'_>> {
         self.record
             .as_ref()?
-            .downcast_ref::<OwnedAccessGuard<M>>()
-            .map(|guard| guard.value())
+            .downcast_ref::<RecordGuard<M>>()
+            .map(RecordGuard::value)
     }
 }
 
 /// Record reading without the record type in the signature.
 pub(crate) trait ErasedFetch: Send + Sync {
-    /// For each id: the record (boxed `OwnedAccessGuard<M>`) and the string id.
+    /// For each id: the record (boxed `RecordGuard<M>`) and the string id.
     fn fetch(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>>;
 }
 
@@ -72,17 +74,37 @@ pub(crate) struct TypedFetch<M> {
 impl<M> ErasedFetch for TypedFetch<M>
 where
     M: Value + 'static,
-    OwnedAccessGuard<M>: Send + Sync,
+    RecordGuard<M>: Send + Sync,
 {
     fn fetch(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>> {
+        self.cf
+            .contain_panics("fetching records", || self.fetch_unguarded(hits))
+    }
+}
+
+impl<M> TypedFetch<M>
+where
+    M: Value + 'static,
+    RecordGuard<M>: Send + Sync,
+{
+    fn fetch_unguarded(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>> {
         let read = self.cf.begin_read()?;
-        let table = read.open_table(records::<M>())?;
+        let table = read.open_table(raw_records::<M>())?;
         let strings = read.open_table(ID_STRINGS)?;
+        let checks = RowChecks::open(&read, self.cf.name())?;
         hits.into_iter()
             .map(|hit| {
-                let record = table
-                    .get_owned(hit.id)?
-                    .map(|guard| Box::new(guard) as Box<dyn Any + Send + Sync>);
+                let record = match table.get_owned(hit.id)? {
+                    Some(guard) => {
+                        checks.verify(hit.id, Part::Record, guard.value())?;
+                        Some(Box::new(RecordGuard::<M>::checked(guard))
+                            as Box<dyn Any + Send + Sync>)
+                    }
+                    None => {
+                        checks.verify_absent(hit.id, Part::Record)?;
+                        None
+                    }
+                };
                 let string_id = strings.get(hit.id)?.map(|s| s.value().to_owned());
                 Ok(Fetched {
                     hit,

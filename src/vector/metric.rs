@@ -110,7 +110,7 @@ pub const MAX_NORM: f32 = 1e18;
 /// assert!(check_vector(&[1.0], 2, Element::F32, Metric::Dot).is_err());
 /// assert!(check_vector(&[f32::NAN, 1.0], 2, Element::F32, Metric::Dot).is_err());
 /// assert!(check_vector(&[1e6, 1.0], 2, Element::F16, Metric::Dot).is_err());
-/// assert!(check_vector(&[MAX_NORM, 1.0], 2, Element::F32, Metric::L2).is_err());
+/// assert!(check_vector(&[MAX_NORM, MAX_NORM], 2, Element::F32, Metric::L2).is_err());
 /// ```
 pub fn check_vector(vector: &[f32], dim: usize, element: Element, metric: Metric) -> Result<()> {
     if vector.len() != dim {

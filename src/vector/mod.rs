@@ -36,6 +36,7 @@
 
 pub mod ann;
 mod batch;
+mod checks;
 mod collection;
 mod config;
 pub mod distance;
@@ -46,11 +47,13 @@ pub mod global;
 mod metric;
 mod mirror;
 pub mod quantize;
+mod record_guard;
 mod scan;
 mod shared;
 mod store;
 mod tables;
 mod topk;
+mod verify;
 mod write;
 
 pub use ann::{AnnConfig, IndexStats, MAX_EF};
@@ -62,5 +65,7 @@ pub use fetch::Fetched;
 pub use filter::Filter;
 pub use metric::{MAX_NORM, Metric, check_vector};
 pub use mirror::MirrorStats;
+pub use record_guard::RecordGuard;
 pub use store::{Record, STORE_CACHE_SIZE, Store, StoreBuilder};
 pub use topk::Hit;
+pub use verify::VerifyReport;

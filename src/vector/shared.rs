@@ -6,10 +6,12 @@ use crate::cf::column_family::ColumnFamily;
 use crate::error::{Error, Result};
 use crate::vector::ann::AnnIndex;
 use crate::vector::ann::filter_cache::FilterCache;
+use crate::vector::checks::RowChecks;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
 use crate::vector::mirror::Mirror;
 use crate::vector::tables::{COUNTERS, NEXT_SEQ};
+use crate::vector::verify::RowVerifier;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +21,9 @@ pub(crate) struct CollectionShared {
     pub name: Arc<str>,
     pub cf: ColumnFamily,
     pub config: StoredConfig,
+    /// Rows carry checksums (`quiver.checks` exists; see [`crate::vector::checks`]): every
+    /// collection created by this version. Older ones are read and written unchecked.
+    pub checked: bool,
     /// Held across a write transaction and the mirror update that follows its commit, so the
     /// mirror sees commits in order.
     pub writer: Mutex<WriterState>,
@@ -29,6 +34,9 @@ pub(crate) struct CollectionShared {
     /// Loads the mirror from the vector table; set when the collection is first opened with its
     /// types.
     pub mirror_loader: OnceLock<MirrorLoader>,
+    /// Walks the collection's rows for [`Store::verify`](crate::vector::Store::verify); set
+    /// when the collection is first opened with its types.
+    pub row_verifier: OnceLock<RowVerifier>,
     /// The published approximate index, if the collection has one (loaded with the mirror).
     /// Searches clone the `Arc` and search that version; commits replace it.
     pub ann: RwLock<Option<Arc<AnnIndex>>>,
@@ -65,19 +73,23 @@ pub(crate) struct WriterState {
 impl CollectionShared {
     /// Loads the shared state of an existing collection from its column family.
     pub fn load(name: &str, cf: ColumnFamily, config: StoredConfig) -> Result<CollectionShared> {
-        let read = cf.begin_read()?;
-        let next_seq = match read.open_table(COUNTERS) {
-            Ok(table) => table.get(NEXT_SEQ)?.map_or(1, |v| v.value()),
-            Err(redb::TableError::TableDoesNotExist(_)) => 1,
-            Err(err) => return Err(err.into()),
-        };
-        drop(read);
+        let (next_seq, checked) = cf.contain_panics("reading the collection's counters", || {
+            let read = cf.begin_read()?;
+            let next_seq = match read.open_table(COUNTERS) {
+                Ok(table) => table.get(NEXT_SEQ)?.map_or(1, |v| v.value()),
+                Err(redb::TableError::TableDoesNotExist(_)) => 1,
+                Err(err) => return Err(err.into()),
+            };
+            let checked = RowChecks::open(&read, name)?.is_checked();
+            Ok((next_seq, checked))
+        })?;
         // Everything a freshly opened column family shows is durable: the log was replayed and
         // the main file synced before redb opened it.
         let committed = next_seq.saturating_sub(1);
         Ok(CollectionShared {
             name: Arc::from(name),
             cf,
+            checked,
             config,
             writer: Mutex::new(WriterState {
                 trimmed_upto: 0,
@@ -86,6 +98,7 @@ impl CollectionShared {
             }),
             mirror: RwLock::new(None),
             mirror_loader: OnceLock::new(),
+            row_verifier: OnceLock::new(),
             ann: RwLock::new(None),
             filter_cache: FilterCache::default(),
             committed_seq: AtomicU64::new(committed),
@@ -157,14 +170,16 @@ impl CollectionShared {
 /// Reads a collection's configuration from its column family; `None` if it has none (a column
 /// family that is not a collection, or one whose creation did not finish).
 pub(crate) fn read_config(name: &str, cf: &ColumnFamily) -> Result<Option<StoredConfig>> {
-    let read = cf.begin_read()?;
-    let table = match read.open_table(crate::vector::tables::CONFIG) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(err) => return Err(err.into()),
-    };
-    match table.get(crate::vector::tables::CONFIG_KEY)? {
-        Some(bytes) => Ok(Some(StoredConfig::decode(name, bytes.value())?)),
-        None => Ok(None),
-    }
+    cf.contain_panics("reading the collection's configuration", || {
+        let read = cf.begin_read()?;
+        let table = match read.open_table(crate::vector::tables::CONFIG) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        match table.get(crate::vector::tables::CONFIG_KEY)? {
+            Some(bytes) => Ok(Some(StoredConfig::decode(name, bytes.value())?)),
+            None => Ok(None),
+        }
+    })
 }

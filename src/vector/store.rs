@@ -2,11 +2,13 @@
 //! background applier that keeps the global index current.
 
 use crate::cf::builder::Builder;
+use crate::cf::column_family::ColumnFamily;
 use crate::cf::database::Database;
 use crate::cf::name::validate_name;
 use crate::error::{Error, Result};
 use crate::index::hnsw::HnswParams;
 use crate::vector::ann::{self, AnnIndex, IndexStats, check_ef};
+use crate::vector::checks::{CHECKS, Part, RowChecks};
 use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
@@ -23,6 +25,7 @@ use crate::vector::tables::{
     STRING_IDS, records, vectors,
 };
 use crate::vector::topk::Hit;
+use crate::vector::verify::{VerifyReport, verify_rows, verify_sizes};
 use parking_lot::{Condvar, Mutex, RwLock};
 use rayon::prelude::*;
 use redb::Value;
@@ -319,7 +322,7 @@ impl StoreBuilder {
         Ok(Store {
             db,
             inner,
-            _applier: applier,
+            applier: Mutex::new(applier),
             inline_global,
         })
     }
@@ -348,7 +351,7 @@ impl StoreBuilder {
 /// ```
 pub struct Store {
     // Field order matters: the applier stops before the database closes.
-    _applier: Option<ApplierThread>,
+    applier: Mutex<Option<ApplierThread>>,
     inner: Arc<StoreInner>,
     db: Database,
     /// No applier thread could start: the global index is caught up inline before each use.
@@ -470,30 +473,9 @@ impl Store {
             code: new_code(name),
             record_type: M::type_name().name().to_owned(),
         };
-        let txn = cf.begin_write()?;
-        {
-            txn.open_table(vectors::<V>())?;
-            txn.open_table(records::<M>())?;
-            txn.open_table(STRING_IDS)?;
-            txn.open_table(ID_STRINGS)?;
-            txn.open_table(CHANGES)?;
-            let mut counters = txn.open_table(COUNTERS)?;
-            counters.insert(NEXT_SEQ, 1)?;
-            counters.insert(NEXT_STRING_ID, FIRST_STRING_ID)?;
-            drop(counters);
-            if let Some(ann) = config.ann {
-                ann.validate()?;
-                // A fixed seed: the same inserts build the same graph (reproducible benchmarks).
-                let seed = HnswParams::default().seed;
-                let index = AnnIndex::new(ann, seed, config.metric, V::ELEMENT, V::DIM);
-                ann::create(&index, &txn)?;
-            }
-            // The configuration goes last in the same transaction: its presence means the
-            // collection is complete.
-            txn.open_table(CONFIG)?
-                .insert(CONFIG_KEY, stored.encode().as_slice())?;
-        }
-        txn.commit()?;
+        cf.contain_panics("creating the collection", || {
+            write_new_collection::<V, M>(&cf, &config, &stored)
+        })?;
         let shared = Arc::new(CollectionShared::load(name, cf, stored)?);
         collections.insert(name.to_owned(), shared.clone());
         *self.inner.global_names.write() = global_names(&collections);
@@ -570,23 +552,28 @@ impl Store {
         {
             let mut writer = shared.writer.lock();
             if shared.mirror_loader.get().is_none() {
-                let read = shared.cf.begin_read()?;
-                let loaded = match ann::load::<V>(&shared.name, &read, shared.config.metric)? {
-                    Some((index, nodes)) => {
-                        Some((ann::load_records::<M>(index, &nodes, &read)?, nodes))
+                shared.cf.contain_panics("loading the collection", || {
+                    let read = shared.cf.begin_read()?;
+                    let loaded = match ann::load::<V>(&shared.name, &read, shared.config.metric)? {
+                        Some((index, nodes)) => Some((
+                            ann::load_records::<M>(&shared.name, index, &nodes, &read)?,
+                            nodes,
+                        )),
+                        None => None,
+                    };
+                    drop(read);
+                    match loaded {
+                        Some((index, nodes)) => {
+                            writer.ann_nodes = nodes;
+                            *shared.ann.write() = Some(Arc::new(index));
+                        }
+                        None => *shared.mirror.write() = Some(read_mirror::<V>(&shared)?),
                     }
-                    None => None,
-                };
-                drop(read);
-                match loaded {
-                    Some((index, nodes)) => {
-                        writer.ann_nodes = nodes;
-                        *shared.ann.write() = Some(Arc::new(index));
-                    }
-                    None => *shared.mirror.write() = Some(load_mirror::<V>(&shared)?),
-                }
+                    Ok(())
+                })?;
                 // Only this thread sets it (under the writer lock, after checking it is unset).
                 let _ = shared.mirror_loader.set(load_mirror::<V>);
+                let _ = shared.row_verifier.set(verify_rows::<V, M>);
             }
         }
         shared.fetcher.get_or_init(|| {
@@ -934,46 +921,137 @@ impl Store {
     #[cfg(feature = "crash-test")]
     pub fn abandon(self) {
         let Store {
-            _applier,
+            applier,
             inner,
             db,
             inline_global: _,
         } = self;
         db.abandon();
-        drop(_applier);
+        drop(applier);
         drop(inner);
     }
 
-    /// Catches the global index up, stops the applier and closes the file.
+    /// Walks and cross-checks everything the store keeps, and returns what it walked; the first
+    /// inconsistency is [`Error::Corrupted`] naming the collection and the item. See
+    /// [`VerifyReport`] for what is checked. Reads only; writers on other threads may go on
+    /// (each collection's writers wait while it is walked).
+    ///
+    /// ```
+    /// use quiver::vector::{AnnConfig, CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<2>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    /// let docs = store.create_collection::<F32<2>, u32>("docs", config)?;
+    /// for i in 0..50u32 { docs.upsert(u64::from(i), &[i as f32, 1.0], &i)?; }
+    /// let report = store.verify()?;
+    /// assert_eq!((report.items, report.global_entries), (50, 50));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let collections = self.inner.snapshot();
+        for shared in &collections {
+            report.collections += 1;
+            if !shared.checked {
+                report.unchecked.push(shared.name.to_string());
+            }
+            match shared.row_verifier.get() {
+                Some(verify) => {
+                    report.items += shared
+                        .cf
+                        .contain_panics("verifying the collection", || verify(shared))?;
+                }
+                None => {
+                    report.untyped.push(shared.name.to_string());
+                    shared
+                        .cf
+                        .contain_panics("verifying the collection", || verify_sizes(shared))?;
+                }
+            }
+        }
+        if let Some(global) = &self.inner.global {
+            self.inner.catch_up()?;
+            let (entries, lagging) = global.verify(&collections)?;
+            report.global_entries = entries;
+            report.global_lagging = lagging;
+        }
+        self.db.verify()?;
+        Ok(report)
+    }
+
+    /// Catches the global index up, stops the applier and closes the file. While a write
+    /// transaction is open on the store's database it returns
+    /// [`Error::TransactionInProgress`] and closes nothing (see [`Database::close`]); after it,
+    /// every call returns [`Error::Closed`].
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
     /// let store = quiver::vector::Store::open(dir.path().join("a.qvr"))?;
     /// store.close()?;
+    /// assert!(matches!(store.close(), Err(quiver::Error::Closed)));
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn close(self) -> Result<()> {
-        let Store {
-            _applier,
-            inner,
-            db,
-            inline_global: _,
-        } = self;
-        drop(_applier);
-        inner.catch_up()?;
-        db.close()
+    pub fn close(&self) -> Result<()> {
+        self.db.ensure_no_write_transaction()?;
+        drop(self.applier.lock().take());
+        self.inner.catch_up()?;
+        self.db.close()
     }
+}
+
+/// Writes a new collection's tables, index state and configuration in one transaction (the
+/// configuration last: its presence means the collection is complete).
+fn write_new_collection<V: VectorType, M: Record>(
+    cf: &ColumnFamily,
+    config: &CollectionConfig,
+    stored: &StoredConfig,
+) -> Result<()> {
+    let txn = cf.begin_write()?;
+    {
+        txn.open_table(vectors::<V>())?;
+        txn.open_table(records::<M>())?;
+        txn.open_table(CHECKS)?;
+        txn.open_table(STRING_IDS)?;
+        txn.open_table(ID_STRINGS)?;
+        txn.open_table(CHANGES)?;
+        let mut counters = txn.open_table(COUNTERS)?;
+        counters.insert(NEXT_SEQ, 1)?;
+        counters.insert(NEXT_STRING_ID, FIRST_STRING_ID)?;
+        drop(counters);
+        if let Some(ann) = config.ann {
+            ann.validate()?;
+            // A fixed seed: the same inserts build the same graph (reproducible benchmarks).
+            let seed = HnswParams::default().seed;
+            let index = AnnIndex::new(ann, seed, config.metric, V::ELEMENT, V::DIM);
+            ann::create(&index, &txn)?;
+        }
+        // The configuration goes last in the same transaction: its presence means the
+        // collection is complete.
+        txn.open_table(CONFIG)?
+            .insert(CONFIG_KEY, stored.encode().as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// Reads a collection's vectors into a new mirror (see [`CollectionShared::mirror`]).
 fn load_mirror<V: VectorType>(shared: &CollectionShared) -> Result<Mirror> {
+    shared
+        .cf
+        .contain_panics("loading the vectors", || read_mirror::<V>(shared))
+}
+
+fn read_mirror<V: VectorType>(shared: &CollectionShared) -> Result<Mirror> {
     let started = Instant::now();
     let mut mirror = Mirror::new(V::ELEMENT, V::DIM);
     let read = shared.cf.begin_read()?;
     let table = read.open_table(vectors::<V>())?;
+    let mut checks = RowChecks::open(&read, &shared.name)?.in_order()?;
     for entry in table.range::<u64>(..)? {
         let (id, vector) = entry?;
-        mirror.upsert(id.value(), vector.value().bytes());
+        let (id, vector) = (id.value(), vector.value());
+        checks.verify(id, Part::Vector, vector.bytes())?;
+        mirror.upsert(id, vector.bytes());
     }
     mirror.shrink_to_fit();
     mirror.load_time = started.elapsed();

@@ -3,7 +3,9 @@
 //! A collection's column family holds:
 //! - `quiver.config`: `&str -> &[u8]`, the [`StoredConfig`](super::config::StoredConfig);
 //! - `quiver.vectors`: `u64 -> V`, the fixed-width vector table, one entry per item;
-//! - `quiver.records`: `u64 -> M`, the caller's record type;
+//! - `quiver.records`: `u64 -> M`, the caller's record type (read as bytes through
+//!   [`RawRecord`](super::record_guard::RawRecord), checked, then decoded);
+//! - `quiver.checks`: `u64 -> u64`, each item's row checksums (see [`checks`](super::checks));
 //! - `quiver.string_ids` (`&str -> u64`) and `quiver.id_strings` (`u64 -> &str`): the optional
 //!   string id of an item, both directions, written in the same transaction as the vector;
 //! - `quiver.counters`: `&str -> u64` (`next_seq`, `next_string_id`);
@@ -12,6 +14,7 @@
 //! - `quiver.ann_meta`, `quiver.ann_nodes` and `quiver.ann_dead`: the approximate index, if the
 //!   collection has one (see [`ann`](super::ann)).
 
+use crate::vector::record_guard::RawRecord;
 use redb::TableDefinition;
 
 pub(crate) const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("quiver.config");
@@ -34,6 +37,12 @@ pub(crate) const fn vectors<V: redb::Value + 'static>() -> TableDefinition<'stat
 
 /// The record table of a collection whose record type is `M`.
 pub(crate) const fn records<M: redb::Value + 'static>() -> TableDefinition<'static, u64, M> {
+    TableDefinition::new("quiver.records")
+}
+
+/// The record table of a collection whose record type is `M`, read and written as bytes.
+pub(crate) const fn raw_records<M: redb::Value + 'static>()
+-> TableDefinition<'static, u64, RawRecord<M>> {
     TableDefinition::new("quiver.records")
 }
 

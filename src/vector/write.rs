@@ -5,11 +5,12 @@
 use crate::error::Result;
 use crate::vector::ann::{self, IndexOp};
 use crate::vector::batch::{ItemKey, Op, WriteBatch};
+use crate::vector::checks::{CHECKS, row_check};
 use crate::vector::element::{StoredVector, VectorType};
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{
-    CHANGES, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID, STRING_IDS, records,
-    vectors,
+    CHANGES, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID, STRING_IDS,
+    raw_records, vectors,
 };
 use redb::{Durability, ReadableTable, Value};
 use std::sync::Arc;
@@ -47,7 +48,12 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
     let last_seq;
     {
         let mut vector_table = txn.open_table(vectors::<V>())?;
-        let mut record_table = txn.open_table(records::<M>())?;
+        let mut record_table = txn.open_table(raw_records::<M>())?;
+        // Opening a table creates it: an unchecked collection (older than checksums) stays so.
+        let mut checks = match shared.checked {
+            true => Some(txn.open_table(CHECKS)?),
+            false => None,
+        };
         let mut string_ids = txn.open_table(STRING_IDS)?;
         let mut id_strings = txn.open_table(ID_STRINGS)?;
         let mut counters = txn.open_table(COUNTERS)?;
@@ -79,9 +85,13 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
                             }
                         }
                     };
-                    let stored = StoredVector::new(&batch.bytes[vector.clone()], V::ELEMENT);
-                    vector_table.insert(id, stored)?;
-                    record_table.insert(id, M::from_bytes(&batch.bytes[record.clone()]))?;
+                    let (vector, record) =
+                        (&batch.bytes[vector.clone()], &batch.bytes[record.clone()]);
+                    vector_table.insert(id, StoredVector::new(vector, V::ELEMENT))?;
+                    record_table.insert(id, record)?;
+                    if let Some(checks) = &mut checks {
+                        checks.insert(id, row_check(id, vector, record))?;
+                    }
                     changes.push(MirrorChange::Upsert { id, op: index });
                     id
                 }
@@ -93,6 +103,9 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
                     let Some(id) = id else { continue };
                     vector_table.remove(id)?;
                     record_table.remove(id)?;
+                    if let Some(checks) = &mut checks {
+                        checks.remove(id)?;
+                    }
                     let name = id_strings.remove(id)?.map(|v| v.value().to_owned());
                     if let Some(name) = name {
                         string_ids.remove(name.as_str())?;

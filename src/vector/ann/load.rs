@@ -7,9 +7,10 @@ use crate::error::{Error, Result};
 use crate::vector::ann::config::AnnMeta;
 use crate::vector::ann::index::AnnIndex;
 use crate::vector::ann::node::decode;
+use crate::vector::checks::{Part, RowChecks};
 use crate::vector::element::VectorType;
 use crate::vector::metric::Metric;
-use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES, records, vectors};
+use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES, raw_records, vectors};
 use redb::{ReadTransaction, ReadableTableMetadata, Value};
 use std::collections::HashMap;
 use web_time::Instant;
@@ -23,10 +24,13 @@ pub(crate) fn load<V: VectorType>(
     metric: Metric,
 ) -> Result<Loaded> {
     let table = read.open_table(vectors::<V>())?;
+    let mut checks = RowChecks::open(read, name)?.in_order()?;
     load_with::<V>(name, read, metric, table.len()?, |visit| {
         for entry in table.range::<u64>(..)? {
             let (id, vector) = entry?;
-            visit(id.value(), vector.value().bytes())?;
+            let (id, vector) = (id.value(), vector.value());
+            checks.verify(id, Part::Vector, vector.bytes())?;
+            visit(id, vector.bytes())?;
         }
         Ok(())
     })
@@ -157,6 +161,7 @@ pub(crate) const MAX_RECORD_BYTES: usize = 64;
 /// snapshot, when `M` is fixed-width and at most [`MAX_RECORD_BYTES`] wide; otherwise returns it
 /// unchanged. (Dead nodes keep zeros: no filter accepts them.)
 pub(crate) fn load_records<M: Value + 'static>(
+    name: &str,
     index: AnnIndex,
     node_of: &HashMap<u64, u32>,
     read: &ReadTransaction,
@@ -166,11 +171,14 @@ pub(crate) fn load_records<M: Value + 'static>(
         _ => return Ok(index),
     };
     let mut index = index.with_records(width);
-    let table = read.open_table(records::<M>())?;
+    let table = read.open_table(raw_records::<M>())?;
+    let mut checks = RowChecks::open(read, name)?.in_order()?;
     for entry in table.range::<u64>(..)? {
         let (id, record) = entry?;
-        if let Some(&node) = node_of.get(&id.value()) {
-            index.set_record(node, M::as_bytes(&record.value()).as_ref());
+        let (id, record) = (id.value(), record.value());
+        checks.verify(id, Part::Record, record)?;
+        if let Some(&node) = node_of.get(&id) {
+            index.set_record(node, record);
         }
     }
     Ok(index)

@@ -4,6 +4,7 @@
 use super::{GlobalMutation, PROGRESS, global_vectors};
 use crate::cf::column_family::ColumnFamily;
 use crate::error::Result;
+use crate::vector::checks::{Part, RowChecks};
 use crate::vector::element::VectorType;
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{CHANGES, vectors};
@@ -116,11 +117,13 @@ fn apply_collection<V: VectorType>(
         return Ok(None);
     }
     let items = snapshot.open_table(vectors::<V>())?;
+    let checks = RowChecks::open(&snapshot, &collection.name)?;
     let code = collection.config.code;
     for id in touched {
         match items.get(id)? {
             Some(vector) => {
                 let vector = vector.value();
+                checks.verify(id, Part::Vector, vector.bytes())?;
                 entries.insert((code, id), vector)?;
                 changes.push(Change::Upsert {
                     code,

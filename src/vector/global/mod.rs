@@ -67,6 +67,7 @@ use crate::vector::mirror::{Mirror, MirrorStats};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
 use crate::vector::topk::Hit;
+use crate::vector::verify;
 use apply::Change;
 use graph::GlobalGraph;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -132,6 +133,9 @@ pub(crate) trait GlobalIndexer: Send + Sync {
     fn len(&self) -> Result<u64>;
     /// Size and load time of the in-memory mirror exact searches scan (zeros until one has).
     fn stats(&self) -> MirrorStats;
+    /// Compares every entry with its collection's vector; returns the entries compared and the
+    /// collections skipped because they had commits not applied yet.
+    fn verify(&self, collections: &[Arc<CollectionShared>]) -> Result<(u64, Vec<String>)>;
 }
 
 pub(crate) struct GlobalIndex<V> {
@@ -157,29 +161,31 @@ impl<V: VectorType> GlobalIndex<V> {
             .into_iter()
             .chain((V::DIM as u32).to_le_bytes())
             .collect::<Vec<u8>>();
-        let txn = cf.begin_write()?;
-        {
-            let mut config = txn.open_table(CONFIG)?;
-            let stored = config.get(CONFIG_KEY)?.map(|v| v.value().to_vec());
-            match stored {
-                Some(stored) if stored != wanted => {
-                    return Err(Error::ConfigMismatch {
-                        collection: GLOBAL_INDEX_NAME.to_owned(),
-                        stored: describe(&stored),
-                        requested: describe(&wanted),
-                    });
+        let graph = cf.contain_panics("opening the global index", || {
+            let txn = cf.begin_write()?;
+            {
+                let mut config = txn.open_table(CONFIG)?;
+                let stored = config.get(CONFIG_KEY)?.map(|v| v.value().to_vec());
+                match stored {
+                    Some(stored) if stored != wanted => {
+                        return Err(Error::ConfigMismatch {
+                            collection: GLOBAL_INDEX_NAME.to_owned(),
+                            stored: describe(&stored),
+                            requested: describe(&wanted),
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        config.insert(CONFIG_KEY, wanted.as_slice())?;
+                    }
                 }
-                Some(_) => {}
-                None => {
-                    config.insert(CONFIG_KEY, wanted.as_slice())?;
-                }
+                txn.open_table(PROGRESS)?;
+                txn.open_table(global_vectors::<V>())?;
             }
-            txn.open_table(PROGRESS)?;
-            txn.open_table(global_vectors::<V>())?;
-        }
-        GlobalGraph::create_if_missing::<V>(&txn, metric, &global_vectors::<V>())?;
-        txn.commit()?;
-        let graph = GlobalGraph::load::<V>(&cf, metric, &global_vectors::<V>())?;
+            GlobalGraph::create_if_missing::<V>(&txn, metric, &global_vectors::<V>())?;
+            txn.commit()?;
+            GlobalGraph::load::<V>(&cf, metric, &global_vectors::<V>())
+        })?;
         Ok(GlobalIndex {
             cf,
             metric,
@@ -211,49 +217,41 @@ impl<V: VectorType> GlobalIndex<V> {
         }
         let _round = self.apply_lock.lock();
         if self.mirrors.read().is_none() {
-            let started = Instant::now();
-            let mut by_code: HashMap<u64, Mirror> = HashMap::new();
-            let read = self.cf.begin_read()?;
-            for entry in read
-                .open_table(global_vectors::<V>())?
-                .range::<(u64, u64)>(..)?
-            {
-                let (key, vector) = entry?;
-                let (code, id) = key.value();
-                by_code
-                    .entry(code)
-                    .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
-                    .upsert(id, vector.value().bytes());
-            }
-            drop(read);
-            by_code.values_mut().for_each(Mirror::shrink_to_fit);
-            *self.mirrors.write() = Some(Mirrors {
-                by_code,
-                load_time: started.elapsed(),
-            });
+            self.cf
+                .contain_panics("loading the global index", || self.load_mirrors())?;
         }
         Ok(self.mirrors.read())
     }
-}
 
-fn describe(config: &[u8]) -> String {
-    let element = config.first().and_then(|c| Element::from_code(*c));
-    let metric = config.get(1).and_then(|c| Metric::from_code(*c));
-    let dim = config
-        .get(2..6)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    match (element, metric, dim) {
-        (Some(e), Some(m), Some(d)) => format!("{d}-d {} {}", e.name(), m.name()),
-        _ => "a damaged global index configuration".to_owned(),
+    /// Reads every entry into per-collection mirrors and publishes them (the caller holds the
+    /// applier lock).
+    fn load_mirrors(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut by_code: HashMap<u64, Mirror> = HashMap::new();
+        let read = self.cf.begin_read()?;
+        for entry in read
+            .open_table(global_vectors::<V>())?
+            .range::<(u64, u64)>(..)?
+        {
+            let (key, vector) = entry?;
+            let (code, id) = key.value();
+            by_code
+                .entry(code)
+                .or_insert_with(|| Mirror::new(V::ELEMENT, V::DIM))
+                .upsert(id, vector.value().bytes());
+        }
+        drop(read);
+        by_code.values_mut().for_each(Mirror::shrink_to_fit);
+        *self.mirrors.write() = Some(Mirrors {
+            by_code,
+            load_time: started.elapsed(),
+        });
+        Ok(())
     }
-}
 
-impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
-    fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool {
-        element == V::ELEMENT && dim == V::DIM && metric == self.metric
-    }
-
-    fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
+    /// One applier round: applies every collection's new changes to the global index's tables
+    /// and graph, then to the loaded mirrors.
+    fn catch_up_unguarded(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
         let _round = self.apply_lock.lock();
         let (changes, graph_update) =
             apply::catch_up::<V, _>(&self.cf, collections, self.mutation, |txn, changes| {
@@ -290,6 +288,31 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
             }
         }
         Ok(())
+    }
+}
+
+fn describe(config: &[u8]) -> String {
+    let element = config.first().and_then(|c| Element::from_code(*c));
+    let metric = config.get(1).and_then(|c| Metric::from_code(*c));
+    let dim = config
+        .get(2..6)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    match (element, metric, dim) {
+        (Some(e), Some(m), Some(d)) => format!("{d}-d {} {}", e.name(), m.name()),
+        _ => "a damaged global index configuration".to_owned(),
+    }
+}
+
+impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
+    fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool {
+        element == V::ELEMENT && dim == V::DIM && metric == self.metric
+    }
+
+    fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()> {
+        self.cf
+            .contain_panics("applying changes to the global index", || {
+                self.catch_up_unguarded(collections)
+            })
     }
 
     fn search(
@@ -357,9 +380,44 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
     }
 
     fn len(&self) -> Result<u64> {
-        let read = self.cf.begin_read()?;
-        let table = read.open_table(global_vectors::<V>())?;
-        Ok(redb::ReadableTableMetadata::len(&table)?)
+        self.cf.contain_panics("counting the global index", || {
+            let read = self.cf.begin_read()?;
+            let table = read.open_table(global_vectors::<V>())?;
+            Ok(redb::ReadableTableMetadata::len(&table)?)
+        })
+    }
+
+    fn verify(&self, collections: &[Arc<CollectionShared>]) -> Result<(u64, Vec<String>)> {
+        self.cf.contain_panics("verifying the global index", || {
+            let _round = self.apply_lock.lock();
+            let read = self.cf.begin_read()?;
+            let progress = read.open_table(PROGRESS)?;
+            let entries = read.open_table(global_vectors::<V>())?;
+            let (mut compared, mut lagging) = (0, Vec::new());
+            for collection in collections.iter().filter(|c| c.config.indexed) {
+                // No commit to this collection while its entries are compared.
+                let _writer = collection.writer.lock();
+                let code = collection.config.code;
+                let applied = progress.get(code)?.map_or(0, |v| v.value());
+                if collection
+                    .committed_seq
+                    .load(std::sync::atomic::Ordering::Acquire)
+                    != applied
+                {
+                    lagging.push(collection.name.to_string());
+                    continue;
+                }
+                compared += verify::global_entries::<V>(collection, &entries)?;
+            }
+            let total = redb::ReadableTableMetadata::len(&entries)?;
+            if lagging.is_empty() && total != compared {
+                return Err(verify::corrupt(
+                    GLOBAL_INDEX_NAME,
+                    format!("{total} entries, {compared} of them for live collections"),
+                ));
+            }
+            Ok((compared, lagging))
+        })
     }
 
     fn graph_stats(&self) -> IndexStats {
