@@ -656,3 +656,57 @@ fn l2_search_stays_exact_when_norms_dwarf_the_distances() {
         }
     }
 }
+
+/// A search racing `delete_collection` either answers or reports the collection as not found,
+/// never as "not opened with its types".
+#[test]
+fn searches_racing_a_delete_report_the_collection_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("race.qvr")).unwrap();
+    let mut not_found = 0;
+    for round in 0..60 {
+        let name = format!("c{round}");
+        // Indexed collections load their exact-scan mirror on the first exact search: the
+        // delete can land between that load and the search's read of it.
+        let config = match round % 2 {
+            0 => CollectionConfig::new(Metric::L2),
+            _ => {
+                CollectionConfig::new(Metric::L2).approximate(quiver::vector::AnnConfig::default())
+            }
+        };
+        let c = store
+            .create_collection::<F32<4>, u64>(&name, config)
+            .unwrap();
+        let mut batch = c.batch();
+        for id in 0..500u64 {
+            batch.upsert(id, &[id as f32, 1.0, 2.0, 3.0], &id).unwrap();
+        }
+        c.commit(batch, quiver::Durability::None).unwrap();
+        std::thread::scope(|scope| {
+            let searcher = scope.spawn(|| {
+                let mut outcomes = Vec::new();
+                for _ in 0..200 {
+                    outcomes.push(c.search(&[3.0, 1.0, 2.0, 3.0], 5).map(|_| ()));
+                    outcomes.push(
+                        store
+                            .search_collections(&[&name], &[3.0, 1.0, 2.0, 3.0], 5)
+                            .map(|_| ()),
+                    );
+                }
+                outcomes
+            });
+            store.delete_collection(&name).unwrap();
+            for outcome in searcher.join().unwrap() {
+                match outcome {
+                    Ok(()) => {}
+                    Err(quiver::Error::ColumnFamilyNotFound(n)) => {
+                        assert_eq!(n, name);
+                        not_found += 1;
+                    }
+                    Err(other) => panic!("a search racing the delete got {other:?}"),
+                }
+            }
+        });
+    }
+    assert!(not_found > 0, "no search ever saw the deletion");
+}

@@ -725,6 +725,8 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         let prepared: Vec<Prepared<'_>> = queries.iter().map(|q| Prepared::new(q)).collect();
         let guard = self.shared.mirror()?;
         let Some(mirror) = guard.as_ref() else {
+            // Deleted while we waited for the mirror.
+            self.shared.check_live()?;
             return Ok(vec![Vec::new(); queries.len()]);
         };
         let allow = match allowed_ids {

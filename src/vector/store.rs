@@ -689,9 +689,11 @@ impl Store {
         let guards: Vec<_> = shared.iter().map(|s| s.mirror()).collect::<Result<_>>()?;
         let mut sources = Vec::new();
         for (index, (s, guard)) in shared.iter().zip(&guards).enumerate() {
-            let mirror = guard
-                .as_ref()
-                .ok_or_else(|| Error::CollectionNotOpen(s.name.to_string()))?;
+            let Some(mirror) = guard.as_ref() else {
+                // The mirror is gone only if the collection was deleted meanwhile.
+                s.check_live()?;
+                return Err(Error::ColumnFamilyNotFound(s.name.to_string()));
+            };
             sources.push(Source {
                 index: index as u32,
                 mirror,
