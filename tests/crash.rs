@@ -21,6 +21,7 @@ use quiver::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 const ROWS: TableDefinition<u64, &[u8]> = TableDefinition::new("rows");
 const COMMITS: TableDefinition<u64, u64> = TableDefinition::new("commits");
@@ -129,7 +130,15 @@ fn commit_rows(cf: &quiver::ColumnFamily, number: u64, rows: u64, durable: bool)
 /// Three writer threads, each committing to its own column family, while the main thread
 /// creates and deletes another column family and runs checkpoints. Every action is recorded
 /// with its span of the shared trace.
+/// How long the simulated disk's syncs take in the concurrent workloads: long enough that
+/// group-commit followers wake while the leader's fsync is still under way.
+const SYNC_DELAY: Duration = Duration::from_millis(2);
+
 fn run_concurrent_workload(disk: &SimDisk, seed: u64, commits: u64, mode: Mode) -> Vec<Event> {
+    disk.set_faults(Faults {
+        sync_delay: Some(SYNC_DELAY),
+        ..Faults::default()
+    });
     let db = open(disk, mode).expect("open");
     let events = parking_lot::Mutex::new(Vec::new());
     let record = |action: Action, start: usize| {
@@ -627,6 +636,26 @@ fn the_crash_checks_catch_a_log_recycled_before_the_main_file_fsync() {
 #[test]
 fn the_crash_checks_catch_inline_checkpoints_recycled_before_the_main_file_fsync() {
     assert_mutant_caught(Mode::InlineMutant(WalMutation::RecycleBeforeMainFsync));
+}
+
+#[test]
+fn the_crash_checks_catch_followers_acknowledged_before_the_log_fsync() {
+    // Group-commit followers woken as durable while the leader's fsync is still under way:
+    // invisible when a sync takes no time, caught once the simulated sync takes some.
+    let mode = Mode::Mutant(WalMutation::AckFollowersBeforeFsync);
+    let (mut flagged, mut images) = (0, 0);
+    for seed in 700..704 {
+        let disk = SimDisk::new();
+        let events = run_concurrent_workload(&disk, seed, 12, mode);
+        let report = explore_events(&disk, &events, seed, 600, mode);
+        flagged += report.violations.len();
+        images += report.images;
+    }
+    eprintln!("{mode:?}: {flagged} of {images} crash images flagged");
+    assert!(
+        flagged > 0,
+        "the crash checks accepted every image of {mode:?}"
+    );
 }
 
 #[test]

@@ -84,6 +84,11 @@ pub struct Faults {
     /// Fail the sync with this ordinal (counting syncs from 0) and every later sync, while
     /// writes keep succeeding (a disk whose cache cannot be flushed).
     pub fail_syncs_from: Option<u64>,
+    /// How long a sync takes: between its start and its completion (the point from which the
+    /// crash model treats earlier writes as durable) the disk is unlocked and other threads
+    /// run. A real fsync takes time; with none, acknowledging a commit before the fsync that
+    /// covers it completes would go unseen, because the sync would always complete first.
+    pub sync_delay: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -429,6 +434,11 @@ impl SimFile {
     }
 
     fn sync(&self) -> io::Result<()> {
+        let delay = self.state.lock().faults.sync_delay;
+        if let Some(delay) = delay {
+            // The sync is under way; it completes (and is recorded) only after the delay.
+            std::thread::sleep(delay);
+        }
         let mut state = self.state.lock();
         Self::admit(&mut state)?;
         let ordinal = state.syncs_seen;
