@@ -71,9 +71,11 @@ pub enum Error {
         /// Byte offset in the container file where the bad structure lives.
         offset: u64,
     },
-    /// An earlier I/O failure left the in-memory state unsure of what is on disk; the database
-    /// refuses further work until it is reopened (reopening recovers from the file).
-    Poisoned,
+    /// An earlier write-path I/O failure (the message says which: a full disk, a failed fsync)
+    /// left the database refusing writes until it is reopened; reads of committed data and
+    /// searches keep working. Reopening (after freeing space, for a full disk) recovers every
+    /// acknowledged commit.
+    Poisoned(String),
     /// The database (or this column family handle's database) was closed.
     Closed,
     /// A write transaction is still open on this column family, so the database was not
@@ -172,9 +174,9 @@ impl fmt::Display for Error {
                 f,
                 "container file is corrupted at byte {offset}: {what}; restore from a backup"
             ),
-            Error::Poisoned => write!(
+            Error::Poisoned(cause) => write!(
                 f,
-                "an earlier I/O error left the database in an unknown state; reopen it to recover"
+                "an earlier I/O error ({cause}) made the database refuse writes; reads still work; reopen it to recover (free space first if the disk is full)"
             ),
             Error::Closed => write!(f, "the database was closed; open it again to continue"),
             Error::TransactionInProgress(name) => write!(

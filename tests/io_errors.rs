@@ -201,10 +201,16 @@ fn failed_sync_poisons_until_reopen(wal: bool) {
     assert!(next_commit_failed, "a commit after a failed sync succeeded");
     assert!(matches!(
         db.create_column_family("more"),
-        Err(Error::Poisoned)
+        Err(Error::Poisoned(_))
     ));
-    assert!(matches!(db.column_family("users"), Err(Error::Poisoned)));
-    assert!(matches!(db.checkpoint(), Err(Error::Poisoned)));
+    // The open column family is still handed out, for reads; opening another is refused.
+    assert!(db.column_family("users").is_ok());
+    assert!(matches!(db.checkpoint(), Err(Error::Poisoned(_))));
+    // Reads of committed data keep working.
+    let read = cf.begin_read().unwrap();
+    let table = read.open_table(ITEMS).unwrap();
+    assert_eq!(table.get(1).unwrap().map(|v| v.value()), Some(1));
+    drop((table, read));
     drop(cf);
     db.abandon();
     let db = open(&SimDisk::from_images(disk.all_contents()), wal).unwrap();

@@ -106,7 +106,13 @@ impl redb::StorageBackend for CfBackend {
                 if pieces.iter().all(|piece| piece.physical.is_some()) {
                     for piece in pieces {
                         if let Some(physical) = piece.physical {
-                            self.container.file.write_at(physical, &data[piece.buf])?;
+                            self.container
+                                .file
+                                .write_at(physical, &data[piece.buf])
+                                .inspect_err(|err| {
+                                    // A lost page write leaves redb's state on disk unknown.
+                                    self.container.poison(format!("writing: {err}"));
+                                })?;
                         }
                     }
                     self.cf.high_water.fetch_max(end, Ordering::AcqRel);

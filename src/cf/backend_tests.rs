@@ -70,7 +70,8 @@ fn create(container: &Arc<Container>, name: &str) -> CfBackend {
 }
 
 fn open_all(disk: &SimDisk) -> (Arc<Container>, Vec<CfBackend>) {
-    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
+    let container =
+        Container::open(Arc::new(disk.file()), config(), None, Default::default()).expect("open");
     let backends = ["a", "b"]
         .iter()
         .map(|name| CfBackend {
@@ -83,7 +84,8 @@ fn open_all(disk: &SimDisk) -> (Arc<Container>, Vec<CfBackend>) {
 
 fn run(steps: Vec<Step>) {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
+    let container =
+        Container::open(Arc::new(disk.file()), config(), None, Default::default()).expect("open");
     let mut backends = vec![create(&container, "a"), create(&container, "b")];
     let mut container = container;
     let mut models: Vec<Vec<u8>> = vec![Vec::new(), Vec::new()];
@@ -162,7 +164,8 @@ proptest! {
 #[test]
 fn a_new_column_family_reports_length_zero_and_regrown_space_reads_zero() {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
+    let container =
+        Container::open(Arc::new(disk.file()), config(), None, Default::default()).expect("open");
     let backend = create(&container, "fresh");
     assert_eq!(backend.len().expect("len"), 0);
     backend.set_len(3 * 4096).expect("grow");
@@ -180,7 +183,8 @@ fn a_new_column_family_reports_length_zero_and_regrown_space_reads_zero() {
 #[test]
 fn space_of_a_deleted_column_family_is_reused_only_after_its_last_handle_drops() {
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config(), None).expect("open");
+    let container =
+        Container::open(Arc::new(disk.file()), config(), None, Default::default()).expect("open");
     let doomed = create(&container, "doomed");
     doomed.set_len(64 * 1024).expect("set_len");
     doomed.write(0, &[7; 64 * 1024]).expect("write");
@@ -228,7 +232,8 @@ fn a_write_far_past_the_backed_space_leaves_a_hole_instead_of_backing_the_gap() 
         max_growth: crate::cf::builder::DEFAULT_MAX_SEGMENT_GROWTH,
     };
     let disk = SimDisk::new();
-    let container = Container::open(Arc::new(disk.file()), config, None).expect("open");
+    let container =
+        Container::open(Arc::new(disk.file()), config, None, Default::default()).expect("open");
     let backend = create(&container, "sparse");
     backend.set_len(64 << 20).expect("set_len");
     backend.write(0, &[1; 4096]).expect("write low");
@@ -244,7 +249,8 @@ fn a_write_far_past_the_backed_space_leaves_a_hole_instead_of_backing_the_gap() 
     drop(backend);
     drop(container);
 
-    let container = Container::open(Arc::new(disk.file()), config, None).expect("reopen");
+    let container =
+        Container::open(Arc::new(disk.file()), config, None, Default::default()).expect("reopen");
     let backend = CfBackend {
         cf: container
             .find("sparse")

@@ -3,6 +3,7 @@
 use crate::cf::container::{CheckpointProgress, Container, ContainerConfig, ensure_ours};
 use crate::cf::database::Database;
 use crate::error::{Error, Result};
+use crate::io::poison::Poison;
 use crate::io::{FileIo, StdFile};
 use crate::wal::Wal;
 use crate::wal::writer::{LogConfig, WalMutation};
@@ -282,7 +283,8 @@ impl Builder {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn open_file(&self, file: impl FileIo) -> Result<Database> {
-        let container = Container::open(Arc::new(file), self.container_config(), None)?;
+        let poison = Arc::new(Poison::default());
+        let container = Container::open(Arc::new(file), self.container_config(), None, poison)?;
         Ok(Database::from_parts(container, None, self.cache_size))
     }
 
@@ -312,9 +314,10 @@ impl Builder {
             // beside it; with one, replay may be what makes a crashed main file whole again.
             ensure_ours(main.as_ref())?;
         }
-        let (wal, logged) = Wal::open(log, main, config)?;
+        let poison = Arc::new(Poison::default());
+        let (wal, logged) = Wal::open(log, main, config, poison.clone())?;
         let progress: Arc<dyn CheckpointProgress> = wal.log.clone();
-        let container = Container::open(logged, self.container_config(), Some(progress))?;
+        let container = Container::open(logged, self.container_config(), Some(progress), poison)?;
         Ok(Database::from_parts(container, Some(wal), self.cache_size))
     }
 

@@ -156,6 +156,11 @@ impl ColumnFamily {
     /// `panic = "unwind"` (the default); under `panic = "abort"` nothing can be contained.
     pub(crate) fn contain_panics<T>(&self, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         match catch_panic(f) {
+            // A write refused inside redb because the database is poisoned says so, with the
+            // cause, however redb wrapped it.
+            Ok(Err(Error::Redb(_) | Error::Io(_))) if self.inner.state.poisoned().is_some() => {
+                Err(self.inner.state.poisoned().unwrap_or(Error::Closed))
+            }
             Ok(result) => result,
             Err(message) => {
                 let why = format!("a panic while {what} ({message})");

@@ -34,9 +34,10 @@ use crate::cf::name::validate_name;
 use crate::cf::segment_map::SegmentMap;
 use crate::error::{Error, Result};
 use crate::io::FileIo;
+use crate::io::poison::Poison;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Sizing knobs of the container, set through the database builder.
@@ -117,6 +118,14 @@ impl CfState {
         }
     }
 
+    /// [`Error::Poisoned`] with its cause if the database refuses writes: what an operation
+    /// that failed inside redb really ran into (redb reports it as an I/O error of its own).
+    pub(crate) fn poisoned(&self) -> Option<Error> {
+        self.container
+            .upgrade()
+            .and_then(|c| c.check_poison().err())
+    }
+
     fn set_status(&self, status: CfStatus) {
         self.status.store(status as u8, Ordering::Release);
     }
@@ -176,7 +185,9 @@ pub(crate) struct Container {
     pub file: Arc<dyn FileIo>,
     meta: Mutex<Meta>,
     released: Mutex<Vec<u64>>,
-    poisoned: AtomicBool,
+    /// Shared with the log: the first write-path failure refuses writes everywhere (see
+    /// [`Poison`]).
+    poison: Arc<Poison>,
     config: ContainerConfig,
     /// Metadata commits since open (for statistics).
     metadata_commits: AtomicU64,
@@ -195,6 +206,7 @@ impl Container {
         file: Arc<dyn FileIo>,
         config: ContainerConfig,
         progress: Option<Arc<dyn CheckpointProgress>>,
+        poison: Arc<Poison>,
     ) -> Result<Arc<Container>> {
         let loaded = load_newest_catalog(file.as_ref())?;
         let fresh = loaded.is_none();
@@ -260,7 +272,7 @@ impl Container {
                 file,
                 meta: Mutex::new(meta),
                 released: Mutex::new(Vec::new()),
-                poisoned: AtomicBool::new(false),
+                poison,
                 config,
                 metadata_commits: AtomicU64::new(0),
                 progress,
@@ -276,15 +288,12 @@ impl Container {
     }
 
     pub(crate) fn check_poison(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Acquire) {
-            Err(Error::Poisoned)
-        } else {
-            Ok(())
-        }
+        self.poison.check()
     }
 
-    pub(crate) fn poison(&self) {
-        self.poisoned.store(true, Ordering::Release);
+    /// Refuses every later write because of `cause` (see [`Poison`]).
+    pub(crate) fn poison(&self, cause: impl std::fmt::Display) {
+        self.poison.set(cause);
     }
 
     /// Live column family by name.
@@ -463,10 +472,10 @@ impl Container {
         } else {
             self.file.sync_data().map_err(Error::from)
         };
-        if result.is_err() {
+        if let Err(err) = &result {
             // After a failed fsync the kernel may have dropped dirty pages of any column
             // family: nothing written since the last good sync can be trusted.
-            self.poison();
+            self.poison(format!("syncing: {err}"));
         }
         result
     }
@@ -483,7 +492,7 @@ impl Container {
             self.commit(&mut meta, None)
         } else {
             self.file.sync_all().map_err(|err| {
-                self.poison();
+                self.poison(format!("syncing at close: {err}"));
                 Error::from(err)
             })
         }
@@ -588,8 +597,8 @@ impl Container {
         self.check_poison()?;
         self.drain_released(meta);
         let result = self.commit_inner(meta, locked);
-        if result.is_err() {
-            self.poison();
+        if let Err(err) = &result {
+            self.poison(format!("committing the catalog: {err}"));
         }
         result
     }

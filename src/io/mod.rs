@@ -9,6 +9,7 @@
 
 #[cfg(all(feature = "opfs", target_arch = "wasm32"))]
 pub mod opfs;
+pub(crate) mod poison;
 mod std_file;
 
 pub use std_file::StdFile;

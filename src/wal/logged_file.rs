@@ -32,14 +32,19 @@ impl FileIo for LoggedFile {
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         // Write through first: a checkpoint that switches halves after this record is appended
         // must find the bytes already in the main file.
-        self.main.write_at(offset, data)?;
+        self.main
+            .write_at(offset, data)
+            .inspect_err(|err| self.log.poison_for(format!("writing the main file: {err}")))?;
         self.log
             .append(Change::Write { offset, data })
             .map_err(to_io)
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.main.set_len(len)?;
+        self.main.set_len(len).inspect_err(|err| {
+            self.log
+                .poison_for(format!("resizing the main file: {err}"))
+        })?;
         self.log.append(Change::SetLen { len }).map_err(to_io)
     }
 
@@ -52,7 +57,9 @@ impl FileIo for LoggedFile {
     }
 
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
-        self.main.zero_range(offset, len)?;
+        self.main
+            .zero_range(offset, len)
+            .inspect_err(|err| self.log.poison_for(format!("zeroing the main file: {err}")))?;
         self.log.append(Change::Zero { offset, len }).map_err(to_io)
     }
 }

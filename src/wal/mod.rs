@@ -42,6 +42,7 @@ pub(crate) mod writer;
 
 use crate::error::Result;
 use crate::io::FileIo;
+use crate::io::poison::Poison;
 use logged_file::LoggedFile;
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -91,6 +92,7 @@ impl Wal {
         log_file: Arc<dyn FileIo>,
         main: Arc<dyn FileIo>,
         config: LogConfig,
+        poison: Arc<Poison>,
     ) -> Result<(Wal, Arc<dyn FileIo>)> {
         let recovered = replay::recover(log_file.as_ref(), main.as_ref(), config.half_size)?;
         let inline = config.inline_checkpoints;
@@ -104,6 +106,7 @@ impl Wal {
             main.clone(),
             config,
             recovered.next_generation,
+            poison,
         ));
         let worker = log.clone();
         let spawned = if inline {

@@ -34,7 +34,7 @@
 //! half; that is the only way a checkpoint can stall writers (when a whole half fills during one
 //! main fsync).
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::FileIo;
 use crate::wal::format::{BATCH_HEADER, BATCH_TRAILER, Change, LOG_HEADER_SIZE, encode_batch};
 
@@ -52,6 +52,7 @@ pub(crate) fn marker(generation: u64) -> Vec<u8> {
 pub(crate) fn half_offset(generation: u64, half_size: u64) -> u64 {
     LOG_HEADER_SIZE + (generation % 2) * half_size
 }
+use crate::io::poison::Poison;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -145,7 +146,9 @@ pub(crate) struct Log {
     config: LogConfig,
     state: Mutex<State>,
     changed: Condvar,
-    poisoned: AtomicBool,
+    /// Shared with the container: the first write-path failure anywhere refuses writes
+    /// everywhere.
+    poison: Arc<Poison>,
     /// No checkpoint thread could be started (a platform without threads, such as wasm): durable
     /// syncs run due checkpoints themselves.
     inline_checkpoints: AtomicBool,
@@ -173,6 +176,7 @@ impl Log {
         main: Arc<dyn FileIo>,
         config: LogConfig,
         generation: u64,
+        poison: Arc<Poison>,
     ) -> Log {
         Log {
             file,
@@ -195,7 +199,7 @@ impl Log {
                 shutdown: false,
             }),
             changed: Condvar::new(),
-            poisoned: AtomicBool::new(false),
+            poison,
             inline_checkpoints: AtomicBool::new(false),
             // Recovery fsynced the main file: everything before this generation is in it.
             retired: AtomicU64::new(generation - 1),
@@ -204,17 +208,20 @@ impl Log {
     }
 
     fn check_poison(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Acquire) {
-            Err(Error::Poisoned)
-        } else {
-            Ok(())
-        }
+        self.poison.check()
     }
 
-    fn poison(&self, state: &mut MutexGuard<'_, State>) {
-        self.poisoned.store(true, Ordering::Release);
+    fn poison(&self, state: &mut MutexGuard<'_, State>, cause: impl std::fmt::Display) {
+        self.poison.set(cause);
         state.flushing = false;
         self.changed.notify_all();
+    }
+
+    /// Poisons the database because a write of the main file failed (the log itself is fine,
+    /// but the state it describes can no longer be reached).
+    pub(crate) fn poison_for(&self, cause: String) {
+        let mut state = self.state.lock();
+        self.poison(&mut state, cause);
     }
 
     /// Appends a change. Call only after it is written through to the main file. Encoding (and
@@ -360,7 +367,7 @@ impl Log {
         let mut state = self.state.lock();
         if let Err(err) = result {
             // The log's tail is now unknown: never retry a failed fsync and carry on.
-            self.poison(&mut state);
+            self.poison(&mut state, format!("writing the log: {err}"));
             return Err(err.into());
         }
         state.written = state.written.max(upto);
@@ -447,7 +454,7 @@ impl Log {
         });
         let mut state = self.state.lock();
         if let Err(err) = result {
-            self.poison(&mut state);
+            self.poison(&mut state, format!("checkpoint: {err}"));
             return Err(err.into());
         }
         state.checkpoint = Checkpoint::Idle;
@@ -465,7 +472,7 @@ impl Log {
     pub(crate) fn run_checkpointer(&self) {
         let mut state = self.state.lock();
         loop {
-            if state.shutdown || self.poisoned.load(Ordering::Acquire) {
+            if state.shutdown || self.poison.is_set() {
                 return;
             }
             match state.checkpoint {
@@ -524,7 +531,7 @@ impl Log {
     #[cfg(feature = "crash-test")]
     pub(crate) fn kill(&self) {
         let mut state = self.state.lock();
-        self.poison(&mut state);
+        self.poison(&mut state, "the database was abandoned (crash test)");
     }
 
     /// Stops the checkpoint thread.
@@ -607,7 +614,13 @@ mod tests {
             mutation: WalMutation::None,
             inline_checkpoints: true,
         };
-        Log::new(file, Arc::new(Recorder::default()), config, 1)
+        Log::new(
+            file,
+            Arc::new(Recorder::default()),
+            config,
+            1,
+            Arc::new(Poison::default()),
+        )
     }
 
     #[test]
