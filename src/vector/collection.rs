@@ -10,12 +10,12 @@ use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
 use crate::vector::fetch::Fetched;
 use crate::vector::filter::Filter;
+use crate::vector::global::feed::Feed;
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::MirrorStats;
 use crate::vector::record_guard::{RawRecord, RecordGuard};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
-use crate::vector::store::Notifier;
 use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
 use crate::vector::topk::{Candidate, Hit};
 use crate::vector::write;
@@ -49,7 +49,7 @@ pub type Item<M> = (Vec<f32>, RecordGuard<M>);
 /// ```
 pub struct Collection<V, M> {
     pub(crate) shared: Arc<CollectionShared>,
-    pub(crate) notifier: Arc<Notifier>,
+    pub(crate) feed: Arc<Feed>,
     pub(crate) _types: PhantomData<fn() -> (V, M)>,
 }
 
@@ -57,7 +57,7 @@ impl<V, M> Clone for Collection<V, M> {
     fn clone(&self) -> Self {
         Collection {
             shared: self.shared.clone(),
-            notifier: self.notifier.clone(),
+            feed: self.feed.clone(),
             _types: PhantomData,
         }
     }
@@ -221,11 +221,15 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
                 _ => Ok(()),
             };
         }
+        if self.shared.config.indexed {
+            // Backpressure: wait while the global index is too far behind (see `Feed`).
+            self.feed.admit(batch.len() as u64);
+        }
         self.shared.cf.contain_panics("committing a batch", || {
             write::commit(&self.shared, batch, durability)
         })?;
         if self.shared.config.indexed {
-            self.notifier.notify();
+            self.feed.notify();
         }
         Ok(())
     }

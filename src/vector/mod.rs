@@ -63,6 +63,7 @@ pub use config::{CollectionConfig, CollectionInfo};
 pub use element::{Element, F16, F32, StoredVector, VectorType};
 pub use fetch::Fetched;
 pub use filter::Filter;
+pub use global::feed::{GlobalLag, GlobalLagBound};
 pub use metric::{MAX_NORM, Metric, check_vector};
 pub use mirror::MirrorStats;
 pub use record_guard::RecordGuard;

@@ -13,6 +13,7 @@ use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
+use crate::vector::global::feed::{Feed, GlobalLag, GlobalLagBound};
 use crate::vector::global::{
     GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation, GlobalWalk,
 };
@@ -26,7 +27,7 @@ use crate::vector::tables::{
 };
 use crate::vector::topk::Hit;
 use crate::vector::verify::{VerifyReport, verify_rows, verify_sizes};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 use redb::Value;
 use std::collections::HashMap;
@@ -35,7 +36,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use web_time::Instant;
@@ -51,43 +52,9 @@ use web_time::Instant;
 pub trait Record: Value + Send + Sync + 'static {}
 impl<T: Value + Send + Sync + 'static> Record for T {}
 
-/// Wakes the background applier after commits to indexed collections.
-pub(crate) struct Notifier {
-    pending: Mutex<bool>,
-    wake: Condvar,
-    stop: AtomicBool,
-}
-
-impl Notifier {
-    fn new() -> Notifier {
-        Notifier {
-            pending: Mutex::new(false),
-            wake: Condvar::new(),
-            stop: AtomicBool::new(false),
-        }
-    }
-
-    pub fn notify(&self) {
-        *self.pending.lock() = true;
-        self.wake.notify_one();
-    }
-
-    /// Waits for work; `false` once the store is closing.
-    fn wait(&self) -> bool {
-        let mut pending = self.pending.lock();
-        while !*pending && !self.stop.load(Ordering::Acquire) {
-            self.wake.wait_for(&mut pending, Duration::from_millis(500));
-        }
-        *pending = false;
-        !self.stop.load(Ordering::Acquire)
-    }
-
-    fn shut_down(&self) {
-        self.stop.store(true, Ordering::Release);
-        let _pending = self.pending.lock();
-        self.wake.notify_all();
-    }
-}
+/// How long the applier waits after a wake-up before its round, to gather a burst of commits
+/// into one round.
+const APPLIER_COALESCE: Duration = Duration::from_millis(20);
 
 pub(crate) struct StoreInner {
     collections: RwLock<HashMap<String, Arc<CollectionShared>>>,
@@ -96,7 +63,7 @@ pub(crate) struct StoreInner {
     /// deleted, so a search takes a shared copy instead of building the map.
     global_names: RwLock<Arc<GlobalNames>>,
     global: Option<Arc<dyn GlobalIndexer>>,
-    notifier: Arc<Notifier>,
+    feed: Arc<Feed>,
     /// The last error of a background applier round, reported by `sync_global_index`.
     applier_error: Mutex<Option<String>>,
 }
@@ -108,23 +75,29 @@ impl StoreInner {
         all
     }
 
+    /// One applier round, then the lag it left (see [`Feed`]).
     fn catch_up(&self) -> Result<()> {
-        match &self.global {
-            Some(global) => global.catch_up(&self.snapshot()),
-            None => Ok(()),
-        }
+        let Some(global) = &self.global else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let collections = self.snapshot();
+        let outcome = global.catch_up(&collections);
+        self.feed
+            .round_finished(started, outcome.is_ok(), &collections);
+        outcome
     }
 }
 
 /// Stops and joins the background applier when dropped.
 struct ApplierThread {
-    notifier: Arc<Notifier>,
+    feed: Arc<Feed>,
     handle: Option<JoinHandle<()>>,
 }
 
 impl Drop for ApplierThread {
     fn drop(&mut self) {
-        self.notifier.shut_down();
+        self.feed.shut_down();
         if let Some(handle) = self.handle.take() {
             // A panic in the applier was already contained to its thread; nothing to add here.
             let _ = handle.join();
@@ -186,6 +159,7 @@ pub struct StoreBuilder {
     database: Builder,
     global: Option<GlobalFactory>,
     mutation: GlobalMutation,
+    lag_bound: GlobalLagBound,
 }
 
 impl fmt::Debug for StoreBuilder {
@@ -193,6 +167,7 @@ impl fmt::Debug for StoreBuilder {
         f.debug_struct("StoreBuilder")
             .field("database", &self.database)
             .field("global_index", &self.global.is_some())
+            .field("lag_bound", &self.lag_bound)
             .finish()
     }
 }
@@ -242,6 +217,23 @@ impl StoreBuilder {
         self
     }
 
+    /// How far `_global_index` may fall behind its collections' commits before their writers
+    /// wait for it (default [`GlobalLagBound::default`]: 10,000 items or 5 s). A smaller bound
+    /// makes `sync_global_index`, `close` and the next `open` quicker and global searches
+    /// fresher, at the cost of writers waiting sooner when they outrun the applier.
+    ///
+    /// ```
+    /// use quiver::vector::{GlobalLagBound, Metric, Store, F32};
+    /// let builder = Store::builder()
+    ///     .global_index::<F32<8>>(Metric::L2)
+    ///     .global_lag_bound(GlobalLagBound { items: 1_000, age: std::time::Duration::from_secs(1) });
+    /// # let _ = builder;
+    /// ```
+    pub fn global_lag_bound(mut self, bound: GlobalLagBound) -> StoreBuilder {
+        self.lag_bound = bound;
+        self
+    }
+
     /// Opens (or creates) the store file at `path`.
     ///
     /// ```
@@ -281,12 +273,12 @@ impl StoreBuilder {
                 );
             }
         }
-        let notifier = Arc::new(Notifier::new());
+        let feed = Arc::new(Feed::new(self.lag_bound));
         let inner = Arc::new(StoreInner {
             global_names: RwLock::new(global_names(&collections)),
             collections: RwLock::new(collections),
             global,
-            notifier: notifier.clone(),
+            feed: feed.clone(),
             applier_error: Mutex::new(None),
         });
         inner.catch_up()?;
@@ -296,18 +288,21 @@ impl StoreBuilder {
             let spawned = std::thread::Builder::new()
                 .name("quiver-global-index".into())
                 .spawn(move || {
-                    while worker.notifier.wait() {
+                    while worker.feed.wait() {
                         // Coalesce a burst of commits into one round.
-                        std::thread::sleep(Duration::from_millis(20));
+                        std::thread::sleep(APPLIER_COALESCE);
                         let outcome = worker.catch_up();
                         *worker.applier_error.lock() = outcome.err().map(|e| e.to_string());
                     }
                 });
             match spawned {
-                Ok(handle) => Some(ApplierThread {
-                    notifier,
-                    handle: Some(handle),
-                }),
+                Ok(handle) => {
+                    feed.applier_started();
+                    Some(ApplierThread {
+                        feed,
+                        handle: Some(handle),
+                    })
+                }
                 // No threads on this platform (wasm32-unknown-unknown): every use of the global
                 // index catches it up first, inline.
                 Err(err) if err.kind() == std::io::ErrorKind::Unsupported => {
@@ -405,6 +400,7 @@ impl Store {
             database,
             global: None,
             mutation: GlobalMutation::None,
+            lag_bound: GlobalLagBound::default(),
         }
     }
 
@@ -584,7 +580,7 @@ impl Store {
         });
         Ok(Collection {
             shared,
-            notifier: self.inner.notifier.clone(),
+            feed: self.inner.feed.clone(),
             _types: PhantomData,
         })
     }
@@ -615,7 +611,7 @@ impl Store {
             *shared.ann.write() = None;
         }
         self.db.delete_column_family(name)?;
-        self.inner.notifier.notify();
+        self.inner.feed.notify();
         Ok(())
     }
 
@@ -813,6 +809,23 @@ impl Store {
     pub fn sync_global_index(&self) -> Result<()> {
         self.global()?;
         self.inner.catch_up()
+    }
+
+    /// How far `_global_index` is behind its collections' commits now (see
+    /// [`GlobalLagBound`]).
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::builder().global_index::<F32<1>>(Metric::L2).open(dir.path().join("a.qvr"))?;
+    /// let a = store.create_collection::<F32<1>, ()>("a", CollectionConfig::new(Metric::L2))?;
+    /// a.upsert(1, &[1.0], &())?;
+    /// store.sync_global_index()?;
+    /// assert_eq!(store.global_lag().items, 0);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn global_lag(&self) -> GlobalLag {
+        self.inner.feed.lag()
     }
 
     /// Number of entries in the global index.

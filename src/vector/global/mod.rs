@@ -54,6 +54,7 @@
 //! store opened with that global index.
 
 mod apply;
+pub(crate) mod feed;
 mod graph;
 
 use crate::cf::column_family::ColumnFamily;
