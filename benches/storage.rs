@@ -1,6 +1,6 @@
 //! Commit throughput of quiver against plain redb, measured side by side in one run.
 //!
-//! `cargo bench --bench storage -- [--json] [--quick] [--only commit|checkpoint_stall|shared_cf|recovery]`
+//! `cargo bench --bench storage -- [--json] [--quick] [--only commit|checkpoint_stall|shared_cf|recovery|collections|checksums]`
 //!
 //! Engines: `quiver` with and without its write-ahead log (N threads, each on its own column
 //! family of one file), `redb-one-file` (N threads sharing one redb database: its writers
@@ -12,7 +12,9 @@
 //! alike, and the median is reported. With `--json` each result is one JSON object per line,
 //! followed by the ratios the design targets, commit latency with and without a checkpoint
 //! running (`checkpoint_stall`), and the time to recover 64 MiB of log after a crash
-//! (`recovery`).
+//! (`recovery`), and what 10,000 small collections cost (`collections`: create, close, reopen,
+//! file size, memory) and what row checksums cost (`checksums`: ingest, point reads and the
+//! second lookup, with and without them, alternating).
 
 use quiver::{Builder, Durability, TableDefinition};
 use serde_json::json;
@@ -383,6 +385,164 @@ fn shared_column_family(duration: Duration, json: bool) {
 }
 
 /// Time to reopen after a crash that left `log_mib` MiB of log to replay.
+/// Ingest, point reads and the second lookup into collections with and without row checksums,
+/// alternating, `reps` times each (384-d vectors, 1 KB records); prints the medians and the
+/// ratios (checked throughput over unchecked, same run).
+fn checksum_cost(items: u64, reps: usize, json: bool) {
+    use quiver::vector::{CollectionConfig, F32, Metric, Store};
+    use rand::{Rng, SeedableRng};
+    const DIM: usize = 384;
+    let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
+    let store = Store::open(dir.path().join("checks.qvr")).expect("open");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(18);
+    let vectors: Vec<Vec<f32>> = (0..items)
+        .map(|_| (0..DIM).map(|_| rng.random_range(-1.0f32..1.0)).collect())
+        .collect();
+    let record = vec![0x42u8; 1024];
+    let mut order: Vec<u64> = (0..items).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.random_range(0..=i));
+    }
+    let queries: Vec<&[f32]> = vectors.iter().take(200).map(Vec::as_slice).collect();
+    // [checked, unchecked] x [ingest, reads, fetch] seconds, per repetition.
+    let mut seconds: [[Vec<f64>; 3]; 2] = Default::default();
+    for rep in 0..reps {
+        for turn in 0..2 {
+            let checked = (rep + turn) % 2 == 0;
+            let mut config = CollectionConfig::new(Metric::L2);
+            if !checked {
+                config = config.without_row_checks();
+            }
+            let name = format!("c{rep}-{checked}");
+            let c = store
+                .create_collection::<F32<DIM>, &[u8]>(&name, config)
+                .expect("create");
+            let start = Instant::now();
+            for chunk in (0..items).collect::<Vec<_>>().chunks(1000) {
+                let mut batch = c.batch();
+                for &id in chunk {
+                    batch
+                        .upsert(id, &vectors[id as usize], &record.as_slice())
+                        .expect("upsert");
+                }
+                c.commit(batch, Durability::None).expect("commit");
+            }
+            c.commit(c.batch(), Durability::Immediate).expect("durable");
+            let ingest = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            for ids in order.chunks(100) {
+                let got = c.get_many(ids).expect("get_many");
+                assert!(got.iter().all(Option::is_some));
+            }
+            let reads = start.elapsed().as_secs_f64();
+            let start = Instant::now();
+            for query in &queries {
+                let hits = c.search(query, 10).expect("search");
+                let fetched = store.fetch(&hits).expect("fetch");
+                assert_eq!(fetched.len(), 10);
+            }
+            let fetch = start.elapsed().as_secs_f64();
+            let slot = usize::from(!checked);
+            seconds[slot][0].push(ingest);
+            seconds[slot][1].push(reads);
+            seconds[slot][2].push(fetch);
+            store.delete_collection(&name).expect("delete");
+        }
+    }
+    let med = |v: &[f64]| median(&mut v.to_vec());
+    let line = json!({
+        "bench": "checksums",
+        "items": items,
+        "dim": DIM,
+        "record_bytes": record.len(),
+        "reps": reps,
+        "ingest_items_per_s": [items as f64 / med(&seconds[0][0]), items as f64 / med(&seconds[1][0])],
+        "reads_items_per_s": [items as f64 / med(&seconds[0][1]), items as f64 / med(&seconds[1][1])],
+        "search_fetch_per_s": [queries.len() as f64 / med(&seconds[0][2]), queries.len() as f64 / med(&seconds[1][2])],
+        "ingest_ratio": med(&seconds[1][0]) / med(&seconds[0][0]),
+        "reads_ratio": med(&seconds[1][1]) / med(&seconds[0][1]),
+        "search_fetch_ratio": med(&seconds[1][2]) / med(&seconds[0][2]),
+    });
+    if json {
+        println!("{line}");
+    } else {
+        println!(
+            "row checksums (throughput pairs are [checked, unchecked]; ratios checked/unchecked): {line:#}"
+        );
+    }
+}
+
+/// The process's resident memory now, in bytes (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// One collection per tenant: `count` collections of four 8-d vectors each, each created and
+/// filled durably; then close, reopen (every collection opened with its types), file size and
+/// resident memory.
+fn many_collections(count: usize, json: bool) {
+    use quiver::vector::{CollectionConfig, F32, Metric, Store};
+    let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
+    let path = dir.path().join("tenants.qvr");
+    let rss_before = resident_bytes();
+    let store = Store::open(&path).expect("open");
+    let start = Instant::now();
+    for i in 0..count {
+        let tenant = store
+            .create_collection::<F32<8>, u64>(
+                &format!("tenant{i}"),
+                CollectionConfig::new(Metric::L2),
+            )
+            .expect("create");
+        let mut batch = tenant.batch();
+        for id in 0..4u64 {
+            let v = [i as f32, id as f32, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+            batch.upsert(id, &v, &id).expect("upsert");
+        }
+        tenant.commit(batch, Durability::Immediate).expect("commit");
+    }
+    let create_s = start.elapsed().as_secs_f64();
+    let rss_open = resident_bytes();
+    let start = Instant::now();
+    store.close().expect("close");
+    drop(store);
+    let close_s = start.elapsed().as_secs_f64();
+    let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let log_bytes = std::fs::metadata(quiver::log_path(&path)).map_or(0, |m| m.len());
+    let start = Instant::now();
+    let store = Store::open(&path).expect("reopen");
+    let reopen_s = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    for i in 0..count {
+        store
+            .collection::<F32<8>, u64>(&format!("tenant{i}"))
+            .expect("collection");
+    }
+    let typed_s = start.elapsed().as_secs_f64();
+    let rss_reopened = resident_bytes();
+    let line = json!({
+        "bench": "collections",
+        "collections": count,
+        "create_s": (create_s * 1000.0).round() / 1000.0,
+        "close_s": (close_s * 1000.0).round() / 1000.0,
+        "reopen_s": (reopen_s * 1000.0).round() / 1000.0,
+        "open_all_typed_s": (typed_s * 1000.0).round() / 1000.0,
+        "file_bytes": file_bytes,
+        "log_bytes": log_bytes,
+        "bytes_per_collection": file_bytes / count as u64,
+        "rss_open_mb": rss_open.zip(rss_before).map(|(a, b)| a.saturating_sub(b) as f64 / 1e6),
+        "rss_reopened_mb": rss_reopened.zip(rss_before).map(|(a, b)| a.saturating_sub(b) as f64 / 1e6),
+    });
+    if json {
+        println!("{line}");
+    } else {
+        println!("{count} collections: {line:#}");
+    }
+}
+
 fn recovery(log_mib: u64, json: bool) {
     let dir = tempfile::tempdir_in(bench_dir()).expect("tempdir");
     let path = dir.path().join("recovery.qvr");
@@ -474,6 +634,16 @@ fn main() {
     }
     if runs("recovery") {
         recovery(if quick { 16 } else { 64 }, json);
+    }
+    if runs("checksums") {
+        checksum_cost(
+            if quick { 2_000 } else { 20_000 },
+            if quick { 1 } else { 3 },
+            json,
+        );
+    }
+    if runs("collections") {
+        many_collections(if quick { 1_000 } else { 10_000 }, json);
     }
     if !runs("commit") {
         return;

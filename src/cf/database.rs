@@ -320,33 +320,8 @@ impl Database {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let mut first_error = None;
         let handles: Vec<ColumnFamily> = self.handles.write().drain().map(|(_, cf)| cf).collect();
-        for cf in handles {
-            let Some(db) = cf.take_db() else { continue };
-            if std::thread::panicking() {
-                // Dropped while unwinding: a panic from redb now (its mutexes may be poisoned
-                // by the panic being unwound) would abort the process. Leave it as a crash
-                // would; the log and the container already hold every acknowledged commit.
-                std::mem::forget(db);
-                continue;
-            }
-            match catch_panic(|| db.close()) {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    first_error.get_or_insert(Error::from(err));
-                }
-                Err(message) => {
-                    first_error.get_or_insert(Error::Corrupted {
-                        what: format!(
-                            "column family '{}': a panic while closing it ({message})",
-                            cf.name()
-                        ),
-                        offset: 0,
-                    });
-                }
-            }
-        }
+        let mut first_error = close_all(handles);
         if let Err(err) = self.container.close() {
             first_error.get_or_insert(err);
         }
@@ -443,6 +418,60 @@ impl Database {
     /// ```
     pub fn stats(&self) -> ContainerStats {
         self.container.stats()
+    }
+}
+
+/// How many column families close at once. Each close ends with a durable commit of its own;
+/// closed side by side, their log fsyncs are shared by group commit (one after another, 10,000
+/// column families took 203 s to close).
+const PARALLEL_CLOSES: usize = 32;
+
+/// Closes the column families' redb databases, [`PARALLEL_CLOSES`] at a time; returns the first
+/// error.
+fn close_all(handles: Vec<ColumnFamily>) -> Option<Error> {
+    let first_error = Mutex::new(None);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let close_next = || {
+        while let Some(cf) = handles.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Some(err) = close_one(cf) {
+                first_error.lock().get_or_insert(err);
+            }
+        }
+    };
+    if handles.len() <= 1 || std::thread::panicking() {
+        close_next();
+    } else {
+        std::thread::scope(|scope| {
+            for _ in 1..PARALLEL_CLOSES.min(handles.len()) {
+                // A platform without threads closes them all on this one.
+                let _ = std::thread::Builder::new().spawn_scoped(scope, close_next);
+            }
+            close_next();
+        });
+    }
+    first_error.into_inner()
+}
+
+/// Closes one column family's redb database; returns its error, if any.
+fn close_one(cf: &ColumnFamily) -> Option<Error> {
+    let db = cf.take_db()?;
+    if std::thread::panicking() {
+        // Dropped while unwinding: a panic from redb now (its mutexes may be poisoned by the
+        // panic being unwound) would abort the process. Leave it as a crash would; the log and
+        // the container already hold every acknowledged commit.
+        std::mem::forget(db);
+        return None;
+    }
+    match catch_panic(|| db.close()) {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(Error::from(err)),
+        Err(message) => Some(Error::Corrupted {
+            what: format!(
+                "column family '{}': a panic while closing it ({message})",
+                cf.name()
+            ),
+            offset: 0,
+        }),
     }
 }
 

@@ -38,6 +38,11 @@ pub struct CollectionConfig {
     /// It is created with the collection and stored in it; opening the collection later loads
     /// it whatever this field says.
     pub ann: Option<AnnConfig>,
+    /// Whether the collection's rows carry checksums (see [`Store::verify`]); always `true`
+    /// but in benchmarks that measure what the checksums cost.
+    ///
+    /// [`Store::verify`]: crate::vector::Store::verify
+    pub(crate) row_checks: bool,
 }
 
 impl CollectionConfig {
@@ -52,6 +57,7 @@ impl CollectionConfig {
             metric,
             indexed_globally: true,
             ann: None,
+            row_checks: true,
         }
     }
 
@@ -76,6 +82,19 @@ impl CollectionConfig {
     /// ```
     pub fn approximate(mut self, ann: AnnConfig) -> CollectionConfig {
         self.ann = Some(ann);
+        self
+    }
+
+    /// A collection whose rows carry no checksums, as collections written before quiver had
+    /// them: for benchmarks that measure the checksums' cost. Tests only.
+    ///
+    /// ```
+    /// let c = quiver::vector::CollectionConfig::new(quiver::vector::Metric::L2).without_row_checks();
+    /// # let _ = c;
+    /// ```
+    #[cfg(feature = "testing")]
+    pub fn without_row_checks(mut self) -> CollectionConfig {
+        self.row_checks = false;
         self
     }
 }

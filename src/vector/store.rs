@@ -1025,7 +1025,9 @@ fn write_new_collection<V: VectorType, M: Record>(
     {
         txn.open_table(vectors::<V>())?;
         txn.open_table(records::<M>())?;
-        txn.open_table(CHECKS)?;
+        if config.row_checks {
+            txn.open_table(CHECKS)?;
+        }
         txn.open_table(STRING_IDS)?;
         txn.open_table(ID_STRINGS)?;
         txn.open_table(CHANGES)?;
