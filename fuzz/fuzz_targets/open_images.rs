@@ -4,9 +4,11 @@
 //! store over it, and every collection of 8-d f32 vectors with byte records is read, searched
 //! and verified. Any outcome but a panic or an abort is fine.
 //!
-//! Run: `cargo install cargo-fuzz && cd fuzz && cargo +nightly fuzz run open_images`. A seed
-//! corpus of real stores makes it reach the store quickly: `tests/fixtures` has none yet, so
-//! seed it with any `.qvr` file and its `-wal` concatenated (first two bytes: the split).
+//! Input: a little-endian u32 (where the main image ends, modulo the length), the main image,
+//! then the log image. Run: `cargo install cargo-fuzz && cd fuzz && cargo +nightly fuzz run
+//! open_images -- -max_len=1000000`; a seed corpus of real stores (`cargo test --test
+//! fuzz_seed -- --ignored` writes one to `fuzz/corpus/open_images`) makes it reach the store
+//! at once.
 
 #![no_main]
 
@@ -14,12 +16,24 @@ use libfuzzer_sys::fuzz_target;
 use quiver::testing::SimDisk;
 use quiver::vector::{F32, Store};
 
+/// quiver contains panics inside redb (on damaged pages) at its boundary and reports them as
+/// errors; libfuzzer-sys's own panic hook would abort on those too. So the hook is silenced, and
+/// only a panic that escapes quiver's API aborts (and is reported as a crash).
+static QUIET_PANICS: std::sync::Once = std::sync::Once::new();
+
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 2 {
-        return;
+    QUIET_PANICS.call_once(|| std::panic::set_hook(Box::new(|_| {})));
+    if std::panic::catch_unwind(|| open_and_read(data)).is_err() {
+        std::process::abort();
     }
-    let split = (usize::from(data[0]) << 8 | usize::from(data[1])) % (data.len() - 1);
-    let (main, log) = data[2..].split_at(split.min(data.len() - 2));
+});
+
+fn open_and_read(data: &[u8]) {
+    let Some((head, images)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let split = u32::from_le_bytes(*head) as usize % (images.len() + 1);
+    let (main, log) = images.split_at(split);
     let disk = SimDisk::from_images(vec![main.to_vec(), log.to_vec()]);
     let mut builder = quiver::Builder::new();
     builder.set_log_size(64 << 10).set_checkpoint_interval(None);
@@ -43,4 +57,4 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = store.verify();
     let _ = store.global_search(&[0.5f32; 8], 5);
-});
+}
