@@ -280,3 +280,39 @@ fn bit_flips_in_data_pages_never_panic_and_never_read_wrong_data() {
     );
     assert_eq!(intact + errors, images);
 }
+
+#[test]
+fn garbage_and_truncated_logs_beside_a_store_are_typed_errors_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("orig.qvr");
+    make_store(&original);
+    let full = std::fs::read(&original).unwrap();
+    let log = std::fs::read(log_path(&original)).unwrap();
+    let mut rng = StdRng::seed_from_u64(0x10c);
+    let mut garbage = log.clone();
+    garbage[..4096].iter_mut().for_each(|b| *b = rng.random());
+    let mut cases: Vec<(String, Vec<u8>)> = vec![("garbage header".into(), garbage)];
+    for cut in [1, 47, 4095, 4096, 4097, log.len() / 2, log.len() - 1] {
+        cases.push((format!("log cut at {cut}"), log[..cut].to_vec()));
+    }
+    for (what, bytes) in cases {
+        let path = dir.path().join("s.qvr");
+        std::fs::write(&path, &full).unwrap();
+        std::fs::write(log_path(&path), &bytes).unwrap();
+        match open_and_read(&path) {
+            // The store was closed cleanly: nothing in the log is needed, so a log that is
+            // recognisably ours but cut may be recreated.
+            Ok(()) => {}
+            Err(Error::NotQuiverFile | Error::Corrupted { .. }) => {
+                assert_eq!(
+                    std::fs::read(&path).unwrap(),
+                    full,
+                    "{what}: the store changed"
+                );
+            }
+            Err(other) => panic!("{what}: unexpected error {other:?}"),
+        }
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(log_path(&path)).unwrap();
+    }
+}

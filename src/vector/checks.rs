@@ -82,6 +82,46 @@ impl RowChecks {
         compare(&self.collection, id, part, bytes, stored)
     }
 
+    /// Both halves of item `id` with one lookup of its check: `Ok` if the vector and record
+    /// rows read (`None` where absent) match it, or are both absent and so is the check.
+    pub(crate) fn verify_item(
+        &self,
+        id: u64,
+        vector: Option<&[u8]>,
+        record: Option<&[u8]>,
+    ) -> Result<()> {
+        let Some(table) = &self.table else {
+            return Ok(());
+        };
+        let stored = table.get(id)?.map(|v| v.value());
+        match (vector, record) {
+            (None, None) if stored.is_none() => Ok(()),
+            (None, None) => Err(Error::Corrupted {
+                what: format!(
+                    "collection '{}': item {id} is missing but its checksum is present",
+                    self.collection
+                ),
+                offset: 0,
+            }),
+            (vector, record) => {
+                compare(
+                    &self.collection,
+                    id,
+                    Part::Vector,
+                    vector.unwrap_or_default(),
+                    stored,
+                )?;
+                compare(
+                    &self.collection,
+                    id,
+                    Part::Record,
+                    record.unwrap_or_default(),
+                    stored,
+                )
+            }
+        }
+    }
+
     /// `Ok` if item `id`'s `part` is really absent: a row that is missing while its check is
     /// present was lost to damage (a flipped bit in a key or a branch page).
     pub(crate) fn verify_absent(&self, id: u64, part: Part) -> Result<()> {

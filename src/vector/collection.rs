@@ -393,19 +393,16 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             let checks = RowChecks::open(&read, &self.shared.name)?;
             ids.iter()
                 .map(|&id| {
-                    let vector = match vectors.get(id)? {
-                        Some(stored) => {
-                            let stored = stored.value();
-                            checks.verify(id, Part::Vector, stored.bytes())?;
-                            Some(stored.to_vec())
-                        }
-                        None => {
-                            checks.verify_absent(id, Part::Vector)?;
-                            None
-                        }
-                    };
-                    let record = read_record(&records, &checks, id)?;
-                    Ok(vector.zip(record))
+                    let vector = vectors.get(id)?;
+                    let record = records.get_owned(id)?;
+                    let stored = vector.as_ref().map(|v| v.value());
+                    checks.verify_item(
+                        id,
+                        stored.as_ref().map(|v| v.bytes()),
+                        record.as_ref().map(|r| r.value()),
+                    )?;
+                    let vector = stored.map(|v| v.to_vec());
+                    Ok(vector.zip(record.map(RecordGuard::checked)))
                 })
                 .collect()
         })
