@@ -61,8 +61,12 @@ impl Default for GlobalLagBound {
 pub struct GlobalLag {
     /// Changes committed but not yet applied (counted at commit, measured at each round).
     pub items: u64,
-    /// Age of the oldest of them (an upper bound), zero when nothing is pending.
+    /// Age of the oldest of them (an upper bound), zero when nothing is pending. Past the
+    /// bound's age writers wait, but the round under way still has to finish: the age passes
+    /// the bound by at most a round's duration.
     pub age: Duration,
+    /// How long the last applier round took.
+    pub last_round: Duration,
 }
 
 /// Longest a waiting writer sleeps before looking at the lag again (the applier also wakes it at
@@ -87,6 +91,8 @@ pub(crate) struct Feed {
     lag_items: AtomicU64,
     /// When the oldest unapplied change was made, at the latest (`None`: nothing pending).
     lag_since: Mutex<Option<Instant>>,
+    /// How long the last round took.
+    last_round: Mutex<Duration>,
     /// Signalled at the end of each round, for waiting writers.
     round_done: Condvar,
     round_lock: Mutex<()>,
@@ -103,6 +109,7 @@ impl Feed {
             stalled: AtomicBool::new(false),
             lag_items: AtomicU64::new(0),
             lag_since: Mutex::new(None),
+            last_round: Mutex::new(Duration::ZERO),
             round_done: Condvar::new(),
             round_lock: Mutex::new(()),
         }
@@ -160,6 +167,7 @@ impl Feed {
         collections: &[Arc<CollectionShared>],
     ) {
         self.stalled.store(!succeeded, Ordering::Release);
+        *self.last_round.lock() = started.elapsed();
         let left: u64 = collections
             .iter()
             .filter(|c| c.config.indexed)
@@ -190,7 +198,11 @@ impl Feed {
             Some(since) if items > 0 => since.elapsed(),
             _ => Duration::ZERO,
         };
-        GlobalLag { items, age }
+        GlobalLag {
+            items,
+            age,
+            last_round: *self.last_round.lock(),
+        }
     }
 
     /// Stops the applier and releases waiting writers.
