@@ -914,3 +914,88 @@ fn predicate_filters_on_small_records_run_through_the_index() {
     }
     assert_eq!(c.mirror_stats().vectors, 0);
 }
+
+/// Indexes written before node checksums (state version 2, nodes without a trailer) still load,
+/// search and take writes, keeping their form; in a checked index a flipped bit in a node
+/// record is a corrupt index when the collection is opened.
+#[test]
+fn node_checksums_catch_damage_and_unchecked_indexes_still_work() {
+    use quiver::Database;
+    use quiver::vector::AnnConfig;
+    const META: TableDefinition<&str, &[u8]> = TableDefinition::new("quiver.ann_meta");
+    const NODES: TableDefinition<u32, &[u8]> = TableDefinition::new("quiver.ann_nodes");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nodes.qvr");
+    let vector = |i: u64| [(i % 17) as f32, (i / 17) as f32, 1.0];
+    {
+        let store = Store::open(&path).unwrap();
+        let c = store
+            .create_collection::<F32<3>, u64>(
+                "c",
+                CollectionConfig::new(Metric::L2).approximate(AnnConfig::default()),
+            )
+            .unwrap();
+        let mut batch = c.batch();
+        for i in 0..300u64 {
+            batch.upsert(i, &vector(i), &i).unwrap();
+        }
+        c.commit(batch, quiver::Durability::Immediate).unwrap();
+        store.close().unwrap();
+    }
+    let rewrite = |strip_checks: bool, flip_node: Option<u32>| {
+        let db = Database::open(&path).unwrap();
+        let cf = db.column_family("c").unwrap();
+        let txn = cf.begin_write().unwrap();
+        {
+            let mut nodes = txn.open_table(NODES).unwrap();
+            let all: Vec<(u32, Vec<u8>)> = nodes
+                .range::<u32>(..)
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.value(), v.value().to_vec())
+                })
+                .collect();
+            for (node, mut bytes) in all {
+                if strip_checks {
+                    bytes.truncate(bytes.len() - 4);
+                }
+                if flip_node == Some(node) {
+                    // A neighbour id's low bit: still a valid-looking record without the check.
+                    let at = bytes.len() - 6;
+                    bytes[at] ^= 1;
+                }
+                nodes.insert(node, bytes.as_slice()).unwrap();
+            }
+            if strip_checks {
+                let mut meta = txn.open_table(META).unwrap();
+                let mut bytes = meta.get("hnsw").unwrap().unwrap().value().to_vec();
+                assert_eq!(bytes[5], 3, "new indexes are written as version 3");
+                bytes[5] = 2;
+                meta.insert("hnsw", bytes.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        db.close().unwrap();
+    };
+    // A flipped bit in a checked node record.
+    let pristine = std::fs::read(&path).unwrap();
+    rewrite(false, Some(5));
+    let store = Store::open(&path).unwrap();
+    match store.collection::<F32<3>, u64>("c") {
+        Err(quiver::Error::CorruptIndex { what, .. }) => assert!(what.contains("node 5"), "{what}"),
+        other => panic!("a damaged node record was accepted: {other:?}"),
+    }
+    drop(store);
+    std::fs::write(&path, &pristine).unwrap();
+    // The same index as a version 2 one, without node checksums.
+    rewrite(true, None);
+    for round in 0..2u64 {
+        let store = Store::open(&path).unwrap();
+        let c = store.collection::<F32<3>, u64>("c").unwrap();
+        assert_eq!(c.search_approximate(&vector(40), 1, 64).unwrap()[0].id, 40);
+        c.upsert(1_000 + round, &vector(7), &0).unwrap();
+        assert_eq!(c.index_stats().unwrap().nodes, 301 + round as usize);
+        store.close().unwrap();
+    }
+}

@@ -1,17 +1,22 @@
 //! The approximate index's parameters, and the stored form of its state (`quiver.ann_meta`).
 //!
-//! Stored form, version 2 (little-endian):
-//! `b"qvann" | version u8 = 2 | m u32 | ef_construction u32 | ef_search u32 | seed u64 |
+//! Stored form, version 3 (little-endian):
+//! `b"qvann" | version u8 = 3 | m u32 | ef_construction u32 | ef_search u32 | seed u64 |
 //! nodes u32 | dead u32 | entry node u32 | entry level u8 | has entry u8 | quantization u8`
-//! (0 none, 1 int8, 2 binary). Version 1 is the same without the last byte (no quantization)
-//! and is still read.
+//! (0 none, 1 int8, 2 binary). Version 3 means every node record ends in a checksum (see
+//! [`super::node`]); version 2 is the same without node checksums, and version 1 is version 2
+//! without the last byte (no quantization). Both are still read, and an index keeps the version
+//! it was created with (its nodes are all of one form).
 
 use crate::error::{Error, Result};
 use crate::index::hnsw::HnswParams;
 use crate::vector::quantize::Quantization;
 
 const MAGIC: &[u8; 5] = b"qvann";
-const VERSION: u8 = 2;
+/// The version new indexes are written with.
+const VERSION: u8 = 3;
+/// The version of indexes without node checksums.
+const VERSION_UNCHECKED: u8 = 2;
 /// Length of a version 1 record.
 const LEN_V1: usize = 5 + 1 + 4 + 4 + 4 + 8 + 4 + 4 + 4 + 1 + 1;
 const LEN: usize = LEN_V1 + 1;
@@ -108,13 +113,19 @@ pub(crate) struct AnnMeta {
     pub nodes: u32,
     pub dead: u32,
     pub entry: Option<(u32, u8)>,
+    /// Node records carry checksums (version 3; indexes created before keep version 2).
+    pub node_checks: bool,
 }
 
 impl AnnMeta {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(LEN);
         out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        out.push(if self.node_checks {
+            VERSION
+        } else {
+            VERSION_UNCHECKED
+        });
         for value in [
             self.config.m,
             self.config.ef_construction,
@@ -144,9 +155,11 @@ impl AnnMeta {
         }
         let quantization = match (bytes[5], bytes.len()) {
             (1, LEN_V1) => Quantization::None,
-            (VERSION, LEN) => Quantization::from_code(bytes[LEN_V1])
+            (VERSION_UNCHECKED | VERSION, LEN) => Quantization::from_code(bytes[LEN_V1])
                 .ok_or_else(|| corrupt("its quantization is unknown"))?,
-            (1 | VERSION, _) => return Err(corrupt("its state record is damaged")),
+            (1 | VERSION_UNCHECKED | VERSION, _) => {
+                return Err(corrupt("its state record is damaged"));
+            }
             (found, _) => {
                 return Err(Error::UnsupportedVersion {
                     found: u16::from(found),
@@ -174,6 +187,7 @@ impl AnnMeta {
             nodes: u32_at(26),
             dead: u32_at(30),
             entry: (bytes[39] == 1).then(|| (u32_at(34), bytes[38])),
+            node_checks: bytes[5] == VERSION,
         };
         if meta.dead > meta.nodes || meta.entry.is_some_and(|(node, _)| node >= meta.nodes) {
             return Err(corrupt("its node counts are inconsistent"));
@@ -194,13 +208,21 @@ mod tests {
             nodes: 10,
             dead: 2,
             entry: Some((3, 1)),
+            node_checks: true,
         };
         let bytes = meta.encode();
         assert_eq!(AnnMeta::decode("c", &bytes).unwrap(), meta);
-        // Version 1 (no quantization byte) is still read.
+        // Version 1 (no quantization byte) and 2 (no node checksums) are still read.
+        let unchecked = AnnMeta {
+            node_checks: false,
+            ..meta
+        };
         let mut v1 = bytes[..LEN_V1].to_vec();
         v1[5] = 1;
-        assert_eq!(AnnMeta::decode("c", &v1).unwrap(), meta);
+        assert_eq!(AnnMeta::decode("c", &v1).unwrap(), unchecked);
+        let v2 = unchecked.encode();
+        assert_eq!(v2[5], 2);
+        assert_eq!(AnnMeta::decode("c", &v2).unwrap(), unchecked);
         for quantization in Quantization::ALL {
             let meta = AnnMeta {
                 config: AnnConfig {
@@ -231,10 +253,13 @@ mod tests {
         bad[6] = 0; // m = 0
         assert!(AnnMeta::decode("c", &bad).is_err());
         let mut bad = bytes;
-        bad[5] = 3;
+        bad[5] = 4;
         assert!(matches!(
             AnnMeta::decode("c", &bad),
-            Err(Error::UnsupportedVersion { .. })
+            Err(Error::UnsupportedVersion {
+                found: 4,
+                supported: 3
+            })
         ));
     }
 }

@@ -58,6 +58,9 @@ pub(crate) struct AnnIndex {
     pub records: Option<Chunked<u8>>,
     pub dead_count: usize,
     pub load_time: Duration,
+    /// Node records carry checksums (every index created by this version; older ones keep
+    /// their form, see [`super::node`]).
+    pub node_checks: bool,
 }
 
 /// The positions of the set bits of a bitset, in order.
@@ -100,6 +103,7 @@ impl AnnIndex {
             records: None,
             dead_count: 0,
             load_time: Duration::ZERO,
+            node_checks: true,
         }
     }
 
@@ -211,6 +215,7 @@ impl AnnIndex {
             nodes: self.len() as u32,
             dead: self.dead_count as u32,
             entry: self.graph.entry(),
+            node_checks: self.node_checks,
         }
     }
 

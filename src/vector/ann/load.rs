@@ -65,6 +65,7 @@ pub(crate) fn load_with<V: VectorType>(
     };
     let meta = AnnMeta::decode(name, meta.value())?;
     let mut index = AnnIndex::new(meta.config, meta.seed, metric, V::ELEMENT, V::DIM);
+    index.node_checks = meta.node_checks;
     let mut node_of = HashMap::with_capacity(meta.nodes as usize);
     let max_list = index.graph.params().max_degree0();
     let nodes = read.open_table(ANN_NODES)?;
@@ -74,7 +75,7 @@ pub(crate) fn load_with<V: VectorType>(
         if node as usize != expected {
             return Err(corrupt(format!("node {expected} is missing")));
         }
-        let record = decode(bytes.value(), max_list)
+        let record = decode(node, bytes.value(), max_list, meta.node_checks)
             .ok_or_else(|| corrupt(format!("node {node}'s record is damaged")))?;
         let level = (record.lists.len() - 1) as u8;
         index.graph.add_node(level);

@@ -183,6 +183,7 @@ fn write_nodes(index: &AnnIndex, nodes: &BTreeSet<u32>, txn: &WriteTransaction) 
             *node,
             index.id(*node),
             index.is_dead(*node),
+            index.node_checks,
             &mut bytes,
         );
         table.insert(*node, bytes.as_slice())?;
