@@ -71,6 +71,37 @@ fn read_everything(store: &Store) -> quiver::Result<()> {
     Ok(())
 }
 
+/// The main file and log of a store made by [`make_store`] and closed cleanly.
+fn closed_store_images(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let original = dir.join("orig.qvr");
+    make_store(&original);
+    let images = (
+        std::fs::read(&original).unwrap(),
+        std::fs::read(log_path(&original)).unwrap(),
+    );
+    std::fs::remove_file(&original).unwrap();
+    std::fs::remove_file(log_path(&original)).unwrap();
+    images
+}
+
+/// Lays `main` and `log` out as a store at `dir/name.qvr`, runs `f` on its path, then removes
+/// both files.
+fn with_images<T>(
+    dir: &Path,
+    name: &str,
+    main: &[u8],
+    log: &[u8],
+    f: impl FnOnce(&Path) -> T,
+) -> T {
+    let path = dir.join(format!("{name}.qvr"));
+    std::fs::write(&path, main).unwrap();
+    std::fs::write(log_path(&path), log).unwrap();
+    let result = f(&path);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(log_path(&path));
+    result
+}
+
 /// Opens `path` and reads everything: Ok only if every read equals what was written.
 fn open_and_read(path: &Path) -> quiver::Result<()> {
     let store = Store::open(path)?;
@@ -186,19 +217,13 @@ fn a_log_header_claiming_more_than_the_file_holds_is_refused() {
 #[test]
 fn truncated_stores_are_refused_with_the_lengths() {
     let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("orig.qvr");
-    make_store(&original);
-    let full = std::fs::read(&original).unwrap();
-    let log = std::fs::read(log_path(&original)).unwrap();
+    let (full, log) = closed_store_images(dir.path());
     let mut rng = StdRng::seed_from_u64(18);
     let mut cuts: Vec<usize> = (1..full.len().div_ceil(4096)).map(|p| p * 4096).collect();
     cuts.extend((0..16).map(|_| rng.random_range(1..full.len())));
     let (mut truncated, mut other_errors) = (0, 0);
     for cut in &cuts {
-        let path = dir.path().join("cut.qvr");
-        std::fs::write(&path, &full[..*cut]).unwrap();
-        std::fs::write(log_path(&path), &log).unwrap();
-        match open_and_read(&path) {
+        match with_images(dir.path(), "cut", &full[..*cut], &log, open_and_read) {
             Ok(()) => panic!("cut at {cut} of {}: opened as if whole", full.len()),
             Err(Error::Truncated { expected, actual }) => {
                 assert_eq!(actual, *cut as u64);
@@ -208,8 +233,6 @@ fn truncated_stores_are_refused_with_the_lengths() {
             Err(Error::Corrupted { .. } | Error::NotQuiverFile) => other_errors += 1,
             Err(other) => panic!("cut at {cut}: unexpected error {other:?}"),
         }
-        std::fs::remove_file(&path).unwrap();
-        std::fs::remove_file(log_path(&path)).unwrap();
     }
     println!(
         "{} truncations of a {} B store: {truncated} Truncated, {other_errors} other typed errors",
@@ -231,11 +254,8 @@ fn flip_bits(image: &mut [u8], flips: usize, rng: &mut StdRng) {
 #[test]
 fn bit_flips_in_data_pages_never_panic_and_never_read_wrong_data() {
     let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("orig.qvr");
-    make_store(&original);
-    let full = std::fs::read(&original).unwrap();
-    let log = std::fs::read(log_path(&original)).unwrap();
-    let report = open_and_verify(&original).unwrap();
+    let (full, log) = closed_store_images(dir.path());
+    let report = with_images(dir.path(), "whole", &full, &log, open_and_verify).unwrap();
     assert_eq!((report.collections, report.items), (2, 2 * ITEMS));
     assert!(report.unchecked.is_empty() && report.untyped.is_empty());
     let mut rng = StdRng::seed_from_u64(0xb17);
@@ -244,19 +264,13 @@ fn bit_flips_in_data_pages_never_panic_and_never_read_wrong_data() {
     for _ in 0..images {
         let mut image = full.clone();
         flip_bits(&mut image, 8, &mut rng);
-        let path = dir.path().join("flipped.qvr");
-        std::fs::write(&path, &image).unwrap();
-        std::fs::write(log_path(&path), &log).unwrap();
         // Verify first, on its own copy (redb's check repairs what it can).
-        let copy = dir.path().join("copy.qvr");
-        std::fs::write(&copy, &image).unwrap();
-        std::fs::write(log_path(&copy), &log).unwrap();
-        let verified = open_and_verify(&copy);
+        let verified = with_images(dir.path(), "copy", &image, &log, open_and_verify);
         if verified.is_err() {
             flagged += 1;
         }
         // A panic escaping quiver fails this test; wrong data fails read_everything's asserts.
-        match open_and_read(&path) {
+        match with_images(dir.path(), "flipped", &image, &log, open_and_read) {
             Ok(()) => intact += 1,
             Err(err) => {
                 if err.to_string().contains("a panic while") {
@@ -269,10 +283,6 @@ fn bit_flips_in_data_pages_never_panic_and_never_read_wrong_data() {
                 );
             }
         }
-        std::fs::remove_file(&copy).unwrap();
-        std::fs::remove_file(log_path(&copy)).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        std::fs::remove_file(log_path(&path)).unwrap();
     }
     println!(
         "{images} images with 8 flipped bits: {intact} read back whole, {errors} typed errors \
@@ -284,10 +294,7 @@ fn bit_flips_in_data_pages_never_panic_and_never_read_wrong_data() {
 #[test]
 fn garbage_and_truncated_logs_beside_a_store_are_typed_errors_and_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("orig.qvr");
-    make_store(&original);
-    let full = std::fs::read(&original).unwrap();
-    let log = std::fs::read(log_path(&original)).unwrap();
+    let (full, log) = closed_store_images(dir.path());
     let mut rng = StdRng::seed_from_u64(0x10c);
     let mut garbage = log.clone();
     garbage[..4096].iter_mut().for_each(|b| *b = rng.random());
@@ -296,23 +303,20 @@ fn garbage_and_truncated_logs_beside_a_store_are_typed_errors_and_lose_nothing()
         cases.push((format!("log cut at {cut}"), log[..cut].to_vec()));
     }
     for (what, bytes) in cases {
-        let path = dir.path().join("s.qvr");
-        std::fs::write(&path, &full).unwrap();
-        std::fs::write(log_path(&path), &bytes).unwrap();
-        match open_and_read(&path) {
-            // The store was closed cleanly: nothing in the log is needed, so a log that is
-            // recognisably ours but cut may be recreated.
-            Ok(()) => {}
-            Err(Error::NotQuiverFile | Error::Corrupted { .. }) => {
-                assert_eq!(
-                    std::fs::read(&path).unwrap(),
-                    full,
-                    "{what}: the store changed"
-                );
+        with_images(dir.path(), "s", &full, &bytes, |path| {
+            match open_and_read(path) {
+                // The store was closed cleanly: nothing in the log is needed, so a log that is
+                // recognisably ours but cut may be recreated.
+                Ok(()) => {}
+                Err(Error::NotQuiverFile | Error::Corrupted { .. }) => {
+                    assert_eq!(
+                        std::fs::read(path).unwrap(),
+                        full,
+                        "{what}: the store changed"
+                    );
+                }
+                Err(other) => panic!("{what}: unexpected error {other:?}"),
             }
-            Err(other) => panic!("{what}: unexpected error {other:?}"),
-        }
-        std::fs::remove_file(&path).unwrap();
-        std::fs::remove_file(log_path(&path)).unwrap();
+        });
     }
 }
