@@ -6,8 +6,9 @@
 //! commits): unbounded, the lag grew to 1.57 million items in a minute, and `close`,
 //! `sync_global_index` and the next `open` all had to apply that history first. So the lag is
 //! bounded, in items and in age ([`GlobalLagBound`]): a writer about to commit to a covered
-//! collection while the lag is past either bound waits for the applier (backpressure), and the
-//! lag stays within the bound plus what the writers already in flight commit.
+//! collection while the lag is past either bound waits for the applier (backpressure). The lag
+//! in items stays within its bound plus what the writers already in flight commit; the age can
+//! pass its bound while a slow round finishes (it is the softer of the two).
 //!
 //! The lag is counted cheaply: each commit adds its items to a counter, and each round, at its
 //! end, sets the counter to what it measured (every covered collection's committed changes not
@@ -62,8 +63,9 @@ pub struct GlobalLag {
     /// Changes committed but not yet applied (counted at commit, measured at each round).
     pub items: u64,
     /// Age of the oldest of them (an upper bound), zero when nothing is pending. Past the
-    /// bound's age writers wait, but the round under way still has to finish: the age passes
-    /// the bound by at most a round's duration.
+    /// bound's age writers wait, but the rounds under way still have to finish: on a busy disk
+    /// (their fsyncs queue behind checkpoints) the age can stay above its bound for seconds, so
+    /// the age bound is a soft one; the item bound is the hard one.
     pub age: Duration,
     /// How long the last applier round took.
     pub last_round: Duration,
