@@ -334,7 +334,8 @@ impl Database {
             }
             wal.stop();
         }
-        drop(self.lock.lock().take());
+        // Releasing the handle releases the file lock.
+        *self.lock.lock() = None;
         first_error.map_or(Ok(()), Err)
     }
 
