@@ -333,7 +333,9 @@ impl Database {
                 first_error.get_or_insert(err);
             }
             wal.stop();
+            wal.log.release_file();
         }
+        self.container.file.release();
         // Releasing the handle releases the file lock.
         *self.lock.lock() = None;
         first_error.map_or(Ok(()), Err)

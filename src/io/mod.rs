@@ -62,6 +62,12 @@ pub trait FileIo: Debug + Send + Sync + 'static {
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
         write_zeros(self, offset, len)
     }
+
+    /// Gives the file up when the database closes, before this value is dropped (a closed
+    /// database stays alive until its owner drops it). Later calls may fail. The default does
+    /// nothing; a file whose open handle keeps others from opening it (OPFS) closes the handle
+    /// here, so that the file can be opened again at once.
+    fn release(&self) {}
 }
 
 /// Writes `len` zero bytes at `offset`, a megabyte at a time.

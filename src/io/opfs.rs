@@ -102,9 +102,7 @@ impl OpfsFile {
 
 impl Drop for OpfsFile {
     fn drop(&mut self) {
-        if let Ok(handle) = self.handle() {
-            handle.close();
-        }
+        self.release();
     }
 }
 
@@ -125,6 +123,14 @@ fn at(offset: u64) -> io::Result<FileSystemReadWriteOptions> {
 const MAX_SAFE_OFFSET: u64 = (1 << 53) - 1;
 
 impl FileIo for OpfsFile {
+    /// Closes the sync access handle (closing a closed one does nothing), so that the file can
+    /// be opened again, from this worker or another.
+    fn release(&self) {
+        if let Ok(handle) = self.handle() {
+            handle.close();
+        }
+    }
+
     fn len(&self) -> io::Result<u64> {
         let size = self.handle()?.get_size().map_err(js_io)?;
         Ok(size as u64)

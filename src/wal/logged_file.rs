@@ -56,6 +56,10 @@ impl FileIo for LoggedFile {
         self.log.sync().map_err(to_io)
     }
 
+    fn release(&self) {
+        self.main.release();
+    }
+
     fn zero_range(&self, offset: u64, len: u64) -> io::Result<()> {
         self.main
             .zero_range(offset, len)

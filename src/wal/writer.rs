@@ -217,6 +217,11 @@ impl Log {
         self.changed.notify_all();
     }
 
+    /// Gives the log file up (see [`FileIo::release`]); call once nothing appends any more.
+    pub(crate) fn release_file(&self) {
+        self.file.release();
+    }
+
     /// Poisons the database because a write of the main file failed (the log itself is fine,
     /// but the state it describes can no longer be reached).
     pub(crate) fn poison_for(&self, cause: String) {
