@@ -158,8 +158,8 @@ impl ColumnFamily {
         match catch_panic(f) {
             // A write refused inside redb because the database is poisoned says so, with the
             // cause, however redb wrapped it.
-            Ok(Err(Error::Redb(_) | Error::Io(_))) if self.inner.state.poisoned().is_some() => {
-                Err(self.inner.state.poisoned().unwrap_or(Error::Closed))
+            Ok(Err(err @ (Error::Redb(_) | Error::Io(_)))) => {
+                Err(self.inner.state.poisoned().unwrap_or(err))
             }
             Ok(result) => result,
             Err(message) => {

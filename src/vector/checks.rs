@@ -73,17 +73,18 @@ impl RowChecks {
         self.table.is_some()
     }
 
-    /// `Ok` if `bytes`, read as item `id`'s `part`, match its check.
-    pub(crate) fn verify(&self, id: u64, part: Part, bytes: &[u8]) -> Result<()> {
+    /// `Ok` if item `id`'s `part`, read as `bytes` (`None`: no row), agrees with its check:
+    /// the bytes match it, or there is neither row nor check. A missing row whose check is
+    /// present was lost to damage (a flipped bit in a key or a branch page).
+    pub(crate) fn verify(&self, id: u64, part: Part, bytes: Option<&[u8]>) -> Result<()> {
         let Some(table) = &self.table else {
             return Ok(());
         };
         let stored = table.get(id)?.map(|v| v.value());
-        compare(&self.collection, id, part, bytes, stored)
+        agree(&self.collection, id, part, bytes, stored)
     }
 
-    /// Both halves of item `id` with one lookup of its check: `Ok` if the vector and record
-    /// rows read (`None` where absent) match it, or are both absent and so is the check.
+    /// [`verify`](Self::verify) for both halves of item `id`, with one lookup of its check.
     pub(crate) fn verify_item(
         &self,
         id: u64,
@@ -94,56 +95,13 @@ impl RowChecks {
             return Ok(());
         };
         let stored = table.get(id)?.map(|v| v.value());
-        match (vector, record) {
-            (None, None) if stored.is_none() => Ok(()),
-            (None, None) => Err(Error::Corrupted {
-                what: format!(
-                    "collection '{}': item {id} is missing but its checksum is present",
-                    self.collection
-                ),
-                offset: 0,
-            }),
-            (vector, record) => {
-                compare(
-                    &self.collection,
-                    id,
-                    Part::Vector,
-                    vector.unwrap_or_default(),
-                    stored,
-                )?;
-                compare(
-                    &self.collection,
-                    id,
-                    Part::Record,
-                    record.unwrap_or_default(),
-                    stored,
-                )
-            }
-        }
-    }
-
-    /// `Ok` if item `id`'s `part` is really absent: a row that is missing while its check is
-    /// present was lost to damage (a flipped bit in a key or a branch page).
-    pub(crate) fn verify_absent(&self, id: u64, part: Part) -> Result<()> {
-        let Some(table) = &self.table else {
-            return Ok(());
-        };
-        if table.get(id)?.is_none() {
-            return Ok(());
-        }
-        Err(Error::Corrupted {
-            what: format!(
-                "collection '{}': item {id}'s {} is missing but its checksum is present",
-                self.collection,
-                part.name()
-            ),
-            offset: 0,
-        })
+        agree(&self.collection, id, Part::Vector, vector, stored)?;
+        agree(&self.collection, id, Part::Record, record, stored)
     }
 
     /// The checks in id order, for a pass that visits rows in increasing id order (one merged
     /// walk instead of a lookup per row).
-    pub(crate) fn in_order(self) -> Result<OrderedChecks> {
+    pub(crate) fn in_order(&self) -> Result<OrderedChecks> {
         let range = match &self.table {
             Some(table) => Some(table.range::<u64>(..)?),
             None => None,
@@ -151,7 +109,7 @@ impl RowChecks {
         Ok(OrderedChecks {
             range,
             next: None,
-            collection: self.collection,
+            collection: self.collection.clone(),
         })
     }
 }
@@ -187,6 +145,27 @@ impl OrderedChecks {
         }
         let stored = self.next.filter(|(key, _)| *key == id).map(|(_, c)| c);
         compare(&self.collection, id, part, bytes, stored)
+    }
+}
+
+/// [`compare`], where `bytes` is `None` for a row that is not there.
+fn agree(
+    collection: &str,
+    id: u64,
+    part: Part,
+    bytes: Option<&[u8]>,
+    stored: Option<u64>,
+) -> Result<()> {
+    match bytes {
+        Some(bytes) => compare(collection, id, part, bytes, stored),
+        None if stored.is_none() => Ok(()),
+        None => Err(Error::Corrupted {
+            what: format!(
+                "collection '{collection}': item {id}'s {} is missing but its checksum is present",
+                part.name()
+            ),
+            offset: 0,
+        }),
     }
 }
 

@@ -13,14 +13,14 @@ use crate::vector::filter::Filter;
 use crate::vector::global::feed::Feed;
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::MirrorStats;
-use crate::vector::record_guard::{RawRecord, RecordGuard};
+use crate::vector::record_guard::{RecordGuard, read_checked};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
 use crate::vector::topk::{Candidate, Hit};
 use crate::vector::write;
 use rayon::prelude::*;
-use redb::{Durability, ReadOnlyTable, Value};
+use redb::{Durability, Value};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -314,17 +314,10 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             let read = self.shared.cf.begin_read()?;
             let table = read.open_table(vectors::<V>())?;
             let checks = RowChecks::open(&read, &self.shared.name)?;
-            match table.get(id)? {
-                Some(stored) => {
-                    let stored = stored.value();
-                    checks.verify(id, Part::Vector, stored.bytes())?;
-                    Ok(Some(stored.to_vec()))
-                }
-                None => {
-                    checks.verify_absent(id, Part::Vector)?;
-                    Ok(None)
-                }
-            }
+            let stored = table.get(id)?;
+            let stored = stored.as_ref().map(|v| v.value());
+            checks.verify(id, Part::Vector, stored.as_ref().map(|v| v.bytes()))?;
+            Ok(stored.map(|v| v.to_vec()))
         })
     }
 
@@ -345,7 +338,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             let read = self.shared.cf.begin_read()?;
             let table = read.open_table(raw_records::<M>())?;
             let checks = RowChecks::open(&read, &self.shared.name)?;
-            read_record(&table, &checks, id)
+            read_checked(&table, &checks, id)
         })
     }
 
@@ -776,7 +769,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             Some(ids) => {
                 for &id in ids {
                     if let Some(record) = table.get(id)? {
-                        checks.verify(id, Part::Record, record.value())?;
+                        checks.verify(id, Part::Record, Some(record.value()))?;
                         if predicate(M::from_bytes(record.value())) {
                             allowed.push(id);
                         }
@@ -820,24 +813,6 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         match self.shared.fetcher.get() {
             Some(fetcher) => fetcher.fetch(mine),
             None => Err(Error::CollectionNotOpen(self.shared.name.to_string())),
-        }
-    }
-}
-
-/// The record of `id`, checked against its checksum before anything decodes it.
-fn read_record<M: Value + 'static>(
-    table: &ReadOnlyTable<u64, RawRecord<M>>,
-    checks: &RowChecks,
-    id: u64,
-) -> Result<Option<RecordGuard<M>>> {
-    match table.get_owned(id)? {
-        Some(guard) => {
-            checks.verify(id, Part::Record, guard.value())?;
-            Ok(Some(RecordGuard::checked(guard)))
-        }
-        None => {
-            checks.verify_absent(id, Part::Record)?;
-            Ok(None)
         }
     }
 }

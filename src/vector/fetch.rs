@@ -8,8 +8,8 @@
 
 use crate::cf::column_family::ColumnFamily;
 use crate::error::Result;
-use crate::vector::checks::{Part, RowChecks};
-use crate::vector::record_guard::RecordGuard;
+use crate::vector::checks::RowChecks;
+use crate::vector::record_guard::{RecordGuard, read_checked};
 use crate::vector::tables::{ID_STRINGS, raw_records};
 use crate::vector::topk::Hit;
 use redb::Value;
@@ -94,17 +94,8 @@ where
         let checks = RowChecks::open(&read, self.cf.name())?;
         hits.into_iter()
             .map(|hit| {
-                let record = match table.get_owned(hit.id)? {
-                    Some(guard) => {
-                        checks.verify(hit.id, Part::Record, guard.value())?;
-                        Some(Box::new(RecordGuard::<M>::checked(guard))
-                            as Box<dyn Any + Send + Sync>)
-                    }
-                    None => {
-                        checks.verify_absent(hit.id, Part::Record)?;
-                        None
-                    }
-                };
+                let record = read_checked::<M>(&table, &checks, hit.id)?
+                    .map(|guard| Box::new(guard) as Box<dyn Any + Send + Sync>);
                 let string_id = strings.get(hit.id)?.map(|s| s.value().to_owned());
                 Ok(Fetched {
                     hit,

@@ -6,7 +6,9 @@
 //! `M` decodes it: redb's decoders may panic on bytes they did not write (`&str` on invalid
 //! UTF-8). [`RecordGuard`] hands the checked bytes to `M` when the caller asks for the value.
 
-use redb::{OwnedAccessGuard, TypeName, Value};
+use crate::error::Result;
+use crate::vector::checks::{Part, RowChecks};
+use redb::{OwnedAccessGuard, ReadOnlyTable, TypeName, Value};
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -51,6 +53,18 @@ impl<M: Value + 'static> Value for RawRecord<M> {
     fn type_name() -> TypeName {
         M::type_name()
     }
+}
+
+/// The record of `id` in `table`, checked against its checksum before anything decodes it (a
+/// missing record whose checksum is present is corruption too).
+pub(crate) fn read_checked<M: Value + 'static>(
+    table: &ReadOnlyTable<u64, RawRecord<M>>,
+    checks: &RowChecks,
+    id: u64,
+) -> Result<Option<RecordGuard<M>>> {
+    let guard = table.get_owned(id)?;
+    checks.verify(id, Part::Record, guard.as_ref().map(|g| g.value()))?;
+    Ok(guard.map(RecordGuard::checked))
 }
 
 /// A record read back, zero-copy: it keeps the read snapshot it came from alive, and its bytes

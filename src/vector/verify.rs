@@ -74,8 +74,9 @@ pub(crate) fn verify_rows<V: VectorType, M: Value + 'static>(
     let read = shared.cf.begin_read()?;
     let vector_table = read.open_table(vectors::<V>())?;
     let record_table = read.open_table(raw_records::<M>())?;
+    let row_checks = RowChecks::open(&read, name)?;
     let mut ids = Vec::with_capacity(vector_table.len()? as usize);
-    let mut checks = RowChecks::open(&read, name)?.in_order()?;
+    let mut checks = row_checks.in_order()?;
     for entry in vector_table.range::<u64>(..)? {
         let (id, vector) = entry?;
         let (id, vector) = (id.value(), vector.value());
@@ -98,7 +99,7 @@ pub(crate) fn verify_rows<V: VectorType, M: Value + 'static>(
         }
         ids.push(id);
     }
-    let mut checks = RowChecks::open(&read, name)?.in_order()?;
+    let mut checks = row_checks.in_order()?;
     let mut expected = ids.iter();
     for entry in record_table.range::<u64>(..)? {
         let (id, record) = entry?;
@@ -117,7 +118,7 @@ pub(crate) fn verify_rows<V: VectorType, M: Value + 'static>(
             format!("{} vectors but fewer records", ids.len()),
         ));
     }
-    if RowChecks::open(&read, name)?.is_checked() {
+    if row_checks.is_checked() {
         let checks = read.open_table(CHECKS)?.len()?;
         if checks != ids.len() as u64 {
             return Err(corrupt(

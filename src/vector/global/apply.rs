@@ -123,7 +123,7 @@ fn apply_collection<V: VectorType>(
         match items.get(id)? {
             Some(vector) => {
                 let vector = vector.value();
-                checks.verify(id, Part::Vector, vector.bytes())?;
+                checks.verify(id, Part::Vector, Some(vector.bytes()))?;
                 entries.insert((code, id), vector)?;
                 changes.push(Change::Upsert {
                     code,
