@@ -155,7 +155,7 @@ fn print_records(store: &Store, hits: &[Hit]) -> quiver::Result<()> {
         let hit = &fetched.hit;
         let record = match &*hit.collection {
             "products" => fetched
-                .record::<Product>()
+                .record::<Product>()?
                 .map(|(name, category, price, stock)| {
                     format!(
                         "{name} ({category}), ${}.{:02}, in stock: {stock}",
@@ -164,10 +164,10 @@ fn print_records(store: &Store, hits: &[Hit]) -> quiver::Result<()> {
                     )
                 }),
             "users" => fetched
-                .record::<User>()
+                .record::<User>()?
                 .map(|(name, category)| format!("{name}, likes {category}")),
             "reviews" => fetched
-                .record::<Review>()
+                .record::<Review>()?
                 .map(|(product, stars, text)| format!("{text} (product {product}, {stars}/5)")),
             _ => None,
         };
@@ -202,8 +202,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Ingest: one thread per collection, all at once.
     let config = CollectionConfig::new(Metric::Cosine);
-    let products = store.create_collection::<Vector, Product>("products", config)?;
-    let users = store.create_collection::<Vector, User>("users", config)?;
+    let products = store.create_collection::<Vector, Product>("products", config.clone())?;
+    let users = store.create_collection::<Vector, User>("users", config.clone())?;
     let reviews = store.create_collection::<Vector, Review>("reviews", config)?;
     let started = Instant::now();
     let (product_time, user_time, review_time) = std::thread::scope(|scope| {

@@ -116,6 +116,13 @@ pub enum Error {
     },
     /// An item id was rejected (numeric ids must be below 2^63).
     InvalidId(String),
+    /// A filter expression was rejected: an unknown field, a value of the wrong type for its
+    /// field, an operator the field's kind does not support, or malformed JSON. The message
+    /// names the problem. Nothing was searched or written.
+    InvalidFilter(String),
+    /// A record could not be encoded, or a stored record does not decode as the type it was read
+    /// as (a struct changed incompatibly since the row was written). Nothing was written.
+    InvalidRecord(String),
     /// A search hit names a collection this store has not opened with its types, so its records
     /// cannot be decoded.
     CollectionNotOpen(String),
@@ -203,6 +210,8 @@ impl fmt::Display for Error {
                 "column family '{name}' is not a vector collection: {reason}"
             ),
             Error::InvalidId(reason) => write!(f, "invalid id: {reason}"),
+            Error::InvalidRecord(reason) => write!(f, "invalid record: {reason}"),
+            Error::InvalidFilter(reason) => write!(f, "invalid filter: {reason}"),
             Error::MalformedDataset { path, reason } => {
                 write!(
                     f,

@@ -25,7 +25,7 @@
 //! let recent = Filter::predicate(|(_, year): (&str, u16)| year >= 2024);
 //! let hits = docs.search_filtered(&[1.0, 0.0, 0.0], 1, &recent)?;
 //! let records = store.fetch(&hits)?;
-//! assert_eq!(records[0].record::<(&str, u16)>(), Some(("lions", 2024)));
+//! assert_eq!(records[0].record::<(&str, u16)>()?, Some(("lions", 2024)));
 //! # Ok::<(), quiver::Error>(())
 //! ```
 //!

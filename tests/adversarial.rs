@@ -59,7 +59,7 @@ fn read_everything(store: &Store) -> quiver::Result<()> {
             let item = collection.get(id)?;
             let item = item.unwrap_or_else(|| panic!("{name}: item {id} silently missing"));
             assert_eq!(item.0, vector_of(id), "{name}: item {id} vector");
-            assert_eq!(item.1.value(), record_of(id), "{name}: item {id} record");
+            assert_eq!(item.1.value()?, record_of(id), "{name}: item {id} record");
         }
         let hits = collection.search(&vector_of(5), 3)?;
         assert_eq!(

@@ -395,7 +395,11 @@ fn crash_workload(disk: &SimDisk, seed: u64, steps: usize) -> Vec<usize> {
     });
     let collections: Vec<Small> = CRASH_NAMES
         .iter()
-        .map(|name| store.create_collection(name, config).expect("create"))
+        .map(|name| {
+            store
+                .create_collection(name, config.clone())
+                .expect("create")
+        })
         .collect();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut acks = Vec::new();

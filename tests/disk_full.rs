@@ -103,7 +103,7 @@ fn a_full_disk_poisons_writes_keeps_reads_and_loses_nothing_acknowledged() {
     for id in [0, acknowledged / 2, acknowledged - 1] {
         let (vector, found) = items.get(id).unwrap().expect("an acknowledged item");
         assert_eq!(vector, vector_of(id));
-        assert_eq!(found.value(), record.as_slice());
+        assert_eq!(found.value().unwrap(), record.as_slice());
     }
     assert_eq!(items.search(&vector_of(3), 1).unwrap()[0].id, 3);
     drop(items);
@@ -117,7 +117,7 @@ fn a_full_disk_poisons_writes_keeps_reads_and_loses_nothing_acknowledged() {
     for id in 0..acknowledged {
         let (vector, found) = items.get(id).unwrap().expect("an acknowledged item");
         assert_eq!(vector, vector_of(id), "item {id}");
-        assert_eq!(found.value(), record.as_slice());
+        assert_eq!(found.value().unwrap(), record.as_slice());
     }
     store.verify().unwrap();
     // And writes work again.

@@ -295,7 +295,7 @@ fn collections_records_and_string_ids_persist_across_reopen() {
     assert_eq!(docs.id_of("doc-7").unwrap(), Some(doc_id));
     assert_eq!(docs.string_id(doc_id).unwrap().as_deref(), Some("doc-7"));
     assert_eq!(
-        docs.get_record(doc_id).unwrap().unwrap().value(),
+        docs.get_record(doc_id).unwrap().unwrap().value().unwrap(),
         "replaced"
     );
     assert_eq!(docs.id_of("doc-8").unwrap(), None);
@@ -310,7 +310,7 @@ fn collections_records_and_string_ids_persist_across_reopen() {
     );
     assert!(items[before.len()].is_none());
     let (_, record) = docs.get(doc_id).unwrap().unwrap();
-    assert_eq!(record.value(), "replaced");
+    assert_eq!(record.value().unwrap(), "replaced");
     let fetched = store.fetch(&before).unwrap();
     assert_eq!(fetched.len(), before.len());
     for (f, hit) in fetched.iter().zip(&before) {
@@ -320,7 +320,7 @@ fn collections_records_and_string_ids_persist_across_reopen() {
                 .as_deref()
                 .is_some_and(|s| s.starts_with("doc-"))
         );
-        assert!(f.record::<&str>().is_some());
+        assert!(f.record::<&str>().unwrap().is_some());
     }
     let stats = docs.mirror_stats();
     assert_eq!(stats.vectors, 499);
@@ -596,8 +596,8 @@ fn the_global_index_catches_up_on_open_and_second_lookup_fetches_records_across_
     for (f, hit) in fetched.iter().zip(&hits) {
         assert_eq!(&f.hit, hit);
         match &*hit.collection {
-            "a" => assert_eq!(f.record::<u64>(), Some(hit.id)),
-            "b" => assert_eq!(f.record::<&str>(), Some("b-record")),
+            "a" => assert_eq!(f.record::<u64>().unwrap(), Some(hit.id)),
+            "b" => assert_eq!(f.record::<&str>().unwrap(), Some("b-record")),
             other => panic!("unexpected collection {other}"),
         }
     }

@@ -9,9 +9,10 @@
 
 use crate::error::{Error, Result};
 use crate::vector::config::StoredConfig;
+use crate::vector::fields::term::extract;
 use crate::vector::metric::check_vector;
+use crate::vector::record::Record;
 use crate::vector::tables::FIRST_STRING_ID;
-use redb::Value;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -79,7 +80,7 @@ pub(crate) fn check_id(id: u64) -> Result<()> {
     }
 }
 
-impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
+impl<V: crate::vector::VectorType, M: Record> WriteBatch<V, M> {
     pub(crate) fn new(config: StoredConfig) -> Self {
         WriteBatch {
             config,
@@ -119,12 +120,7 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
         self.ops.is_empty()
     }
 
-    fn push_upsert(
-        &mut self,
-        key: ItemKey,
-        vector: &[f32],
-        record: &M::SelfType<'_>,
-    ) -> Result<()> {
+    fn push_upsert(&mut self, key: ItemKey, vector: &[f32], record: &M::Value<'_>) -> Result<()> {
         check_vector(
             vector,
             self.config.dim,
@@ -134,7 +130,12 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
         let start = self.bytes.len();
         self.config.element.encode_into(vector, &mut self.bytes);
         let middle = self.bytes.len();
-        self.bytes.extend_from_slice(M::as_bytes(record).as_ref());
+        let encoded = M::encode(record, &mut self.bytes)
+            .and_then(|()| extract(&self.config.fields, &self.bytes[middle..]).map(drop));
+        if let Err(err) = encoded {
+            self.bytes.truncate(start);
+            return Err(err);
+        }
         self.ops.push(Op::Upsert {
             key,
             vector: start..middle,
@@ -158,7 +159,7 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
     /// assert_eq!(batch.len(), 1);
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn upsert(&mut self, id: u64, vector: &[f32], record: &M::SelfType<'_>) -> Result<()> {
+    pub fn upsert(&mut self, id: u64, vector: &[f32], record: &M::Value<'_>) -> Result<()> {
         check_id(id)?;
         self.push_upsert(ItemKey::Id(id), vector, record)
     }
@@ -181,7 +182,7 @@ impl<V: crate::vector::VectorType, M: Value + 'static> WriteBatch<V, M> {
         &mut self,
         string_id: &str,
         vector: &[f32],
-        record: &M::SelfType<'_>,
+        record: &M::Value<'_>,
     ) -> Result<()> {
         self.push_upsert(ItemKey::Str(string_id.to_owned()), vector, record)
     }

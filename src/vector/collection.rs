@@ -9,10 +9,12 @@ use crate::vector::checks::{Part, RowChecks};
 use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
 use crate::vector::fetch::Fetched;
-use crate::vector::filter::Filter;
+use crate::vector::fields::FieldIndexStats;
+use crate::vector::filter::{Expr, Filter, Resolved};
 use crate::vector::global::feed::Feed;
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::MirrorStats;
+use crate::vector::record::Record;
 use crate::vector::record_guard::{RecordGuard, read_checked};
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::CollectionShared;
@@ -20,7 +22,7 @@ use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
 use crate::vector::topk::{Candidate, Hit};
 use crate::vector::write;
 use rayon::prelude::*;
-use redb::{Durability, Value};
+use redb::Durability;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ pub type Item<M> = (Vec<f32>, RecordGuard<M>);
 /// docs.upsert(2, &[0.0, 1.0, 0.0], &"about dogs")?;
 /// let hits = docs.search(&[0.9, 0.1, 0.0], 1)?;
 /// assert_eq!(hits[0].id, 1);
-/// assert_eq!(docs.get_record(1)?.unwrap().value(), "about cats");
+/// assert_eq!(docs.get_record(1)?.unwrap().value()?, "about cats");
 /// # Ok::<(), quiver::Error>(())
 /// ```
 pub struct Collection<V, M> {
@@ -72,7 +74,7 @@ impl<V, M> fmt::Debug for Collection<V, M> {
     }
 }
 
-impl<V: VectorType, M: Value + 'static> Collection<V, M> {
+impl<V: VectorType, M: Record> Collection<V, M> {
     /// The collection's name.
     ///
     /// ```
@@ -245,7 +247,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// assert_eq!(c.get_vector(9)?, Some(vec![1.0, 2.0]));
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn upsert(&self, id: u64, vector: &[f32], record: &M::SelfType<'_>) -> Result<()> {
+    pub fn upsert(&self, id: u64, vector: &[f32], record: &M::Value<'_>) -> Result<()> {
         let mut batch = self.batch();
         batch.upsert(id, vector, record)?;
         self.commit(batch, Durability::Immediate)
@@ -266,7 +268,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         &self,
         string_id: &str,
         vector: &[f32],
-        record: &M::SelfType<'_>,
+        record: &M::Value<'_>,
     ) -> Result<u64> {
         let mut batch = self.batch();
         batch.upsert_str(string_id, vector, record)?;
@@ -329,7 +331,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// # let store = Store::open(dir.path().join("a.qvr"))?;
     /// let c = store.create_collection::<F32<1>, &[u8]>("c", CollectionConfig::new(Metric::Dot))?;
     /// c.upsert(1, &[1.0], &b"raw bytes".as_slice())?;
-    /// assert_eq!(c.get_record(1)?.unwrap().value(), b"raw bytes");
+    /// assert_eq!(c.get_record(1)?.unwrap().value()?, b"raw bytes");
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn get_record(&self, id: u64) -> Result<Option<RecordGuard<M>>> {
@@ -351,7 +353,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// let c = store.create_collection::<F32<2>, &str>("c", CollectionConfig::new(Metric::Dot))?;
     /// c.upsert(1, &[1.0, 2.0], &"one")?;
     /// let (vector, record) = c.get(1)?.unwrap();
-    /// assert_eq!((vector, record.value()), (vec![1.0, 2.0], "one"));
+    /// assert_eq!((vector, record.value()?), (vec![1.0, 2.0], "one"));
     /// assert!(c.get(2)?.is_none());
     /// # Ok::<(), quiver::Error>(())
     /// ```
@@ -372,9 +374,9 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// batch.upsert(2, &[2.0], &20)?;
     /// c.commit(batch, quiver::Durability::Immediate)?;
     /// let items = c.get_many(&[2, 3, 1])?;
-    /// assert_eq!(items[0].as_ref().map(|(v, r)| (v[0], r.value())), Some((2.0, 20)));
+    /// assert_eq!(items[0].as_ref().map(|(v, r)| (v[0], r.value().unwrap())), Some((2.0, 20)));
     /// assert!(items[1].is_none());
-    /// assert_eq!(items[2].as_ref().map(|(_, r)| r.value()), Some(10));
+    /// assert_eq!(items[2].as_ref().map(|(_, r)| r.value().unwrap()), Some(10));
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn get_many(&self, ids: &[u64]) -> Result<Vec<Option<Item<M>>>> {
@@ -509,6 +511,15 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         k: usize,
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
+        let expr_ids = match &filter.expr {
+            Some(expr) => Some(self.shared.allowed_ids(expr, filter.ids)?),
+            None => None,
+        };
+        let filter = Resolved {
+            ids: expr_ids.as_deref().or(filter.ids),
+            predicate: filter.predicate.as_ref(),
+        };
+        let filter = &filter;
         let index = self.shared.ann.read().clone();
         match (index, filter.ids, &filter.predicate) {
             (Some(index), None, None) => {
@@ -521,7 +532,8 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
             // The index keeps each node's record when the type is small and fixed-width: the
             // predicate is tested in memory. Otherwise it needs the record table: exact scan.
             (Some(index), None, Some(predicate)) if index.records.is_some() => {
-                match index.nodes_where(|bytes| predicate(M::from_bytes(bytes))) {
+                // Only fixed-width redb values are kept in the index, and they always decode.
+                match index.nodes_where(|bytes| M::decode(bytes).is_ok_and(predicate)) {
                     Some(words) => self.index_batch_filtered(
                         &index,
                         queries,
@@ -551,7 +563,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        let mut results = self.exact_batch(&[query], k, &Filter::all())?;
+        let mut results = self.exact_batch(&[query], k, &Resolved::all())?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -603,6 +615,43 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         self.shared.ann.read().as_ref().map(|index| index.stats())
     }
 
+    /// How many items match `expr`, exactly, from the field indexes (no record is read).
+    /// [`Error::InvalidFilter`] if it names an unknown field or compares one with a value of
+    /// another kind.
+    ///
+    /// ```
+    /// use quiver::vector::{field, CollectionConfig, Dynamic, FieldKind, Metric, Store, F32};
+    /// use serde_json::json;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::Dot).field("ts", FieldKind::Timestamp);
+    /// let c = store.create_collection::<F32<1>, Dynamic>("c", config)?;
+    /// for i in 0..10u64 { c.upsert(i, &[1.0], &json!({"ts": i * 100}))?; }
+    /// assert_eq!(c.count(&field("ts").ge(500))?, 5);
+    /// assert!(c.count(&field("stamp").ge(500)).is_err());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn count(&self, expr: &Expr) -> Result<u64> {
+        self.shared.count(expr)
+    }
+
+    /// Size and memory of the field indexes (loaded first if no filter has used them yet).
+    ///
+    /// ```
+    /// use quiver::vector::{CollectionConfig, Dynamic, FieldKind, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::Dot).field("tag", FieldKind::Keyword);
+    /// let c = store.create_collection::<F32<1>, Dynamic>("c", config)?;
+    /// c.upsert(1, &[1.0], &serde_json::json!({"tag": "a"}))?;
+    /// let stats = c.field_index_stats()?;
+    /// assert_eq!((stats.fields, stats.items, stats.postings), (1, 1, 1));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn field_index_stats(&self) -> Result<FieldIndexStats> {
+        self.shared.field_index_stats()
+    }
+
     /// Searches among the items of the allow-list `ids` through the index, by the route the
     /// planner picks for the share of items allowed ([`plan`]). The allow-list is prepared once
     /// per index version and list (the collection's [`FilterCache`]). A walk that comes back
@@ -616,7 +665,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         queries: &[&[f32]],
         k: usize,
         ids: &[u64],
-        filter: &Filter<'_, M>,
+        filter: &Resolved<'_, '_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
         let cache = &self.shared.filter_cache;
         let allow;
@@ -642,7 +691,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         queries: &[&[f32]],
         k: usize,
         nodes: NodeFilter<'_>,
-        filter: &Filter<'_, M>,
+        filter: &Resolved<'_, '_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
         let accepted = nodes.accepted();
         let route = plan::route(accepted, index.live_count());
@@ -708,7 +757,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
         &self,
         queries: &[&[f32]],
         k: usize,
-        filter: &Filter<'_, M>,
+        filter: &Resolved<'_, '_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
         self.shared.check_live()?;
         let config = &self.shared.config;
@@ -757,8 +806,8 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     }
 
     /// The ids a filter allows, read from one snapshot; `None` for no filter.
-    fn allowed_ids(&self, filter: &Filter<'_, M>) -> Result<Option<Vec<u64>>> {
-        let Some(predicate) = &filter.predicate else {
+    fn allowed_ids(&self, filter: &Resolved<'_, '_, M>) -> Result<Option<Vec<u64>>> {
+        let Some(predicate) = filter.predicate else {
             return Ok(filter.ids.map(<[u64]>::to_vec));
         };
         let read = self.shared.cf.begin_read()?;
@@ -770,7 +819,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
                 for &id in ids {
                     if let Some(record) = table.get(id)? {
                         checks.verify(id, Part::Record, Some(record.value()))?;
-                        if predicate(M::from_bytes(record.value())) {
+                        if predicate(M::decode(record.value())?) {
                             allowed.push(id);
                         }
                     }
@@ -781,7 +830,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
                 for entry in table.range::<u64>(..)? {
                     let (id, record) = entry?;
                     checks.verify(id.value(), Part::Record, record.value())?;
-                    if predicate(M::from_bytes(record.value())) {
+                    if predicate(M::decode(record.value())?) {
                         allowed.push(id.value());
                     }
                 }
@@ -800,7 +849,7 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     /// c.upsert(1, &[1.0], &100)?;
     /// let hits = c.search(&[1.0], 1)?;
     /// let records = c.fetch(&hits)?;
-    /// assert_eq!(records[0].record::<u64>(), Some(100));
+    /// assert_eq!(records[0].record::<u64>()?, Some(100));
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn fetch(&self, hits: &[Hit]) -> Result<Vec<Fetched>> {
@@ -817,19 +866,21 @@ impl<V: VectorType, M: Value + 'static> Collection<V, M> {
     }
 }
 
-/// Checks a stored configuration against the types and metric a caller opens it with.
-pub(crate) fn check_config<V: VectorType, M: Value>(
+/// Checks a stored configuration against the types a caller opens it with, and the metric and
+/// indexed fields of `config` when the caller gives one (opening with `collection_or_create`).
+pub(crate) fn check_config<V: VectorType, M: Record>(
     name: &str,
     stored: &StoredConfig,
-    metric: Option<Metric>,
+    config: Option<&crate::vector::CollectionConfig>,
 ) -> Result<()> {
     let requested = StoredConfig {
         element: V::ELEMENT,
         dim: V::DIM,
-        metric: metric.unwrap_or(stored.metric),
+        metric: config.map_or(stored.metric, |c| c.metric),
         indexed: stored.indexed,
         code: stored.code,
-        record_type: M::type_name().name().to_owned(),
+        record_type: M::type_name(),
+        fields: config.map_or_else(|| stored.fields.clone(), |c| c.fields.clone()),
     };
     if requested != *stored {
         return Err(Error::ConfigMismatch {

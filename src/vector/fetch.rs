@@ -9,10 +9,10 @@
 use crate::cf::column_family::ColumnFamily;
 use crate::error::Result;
 use crate::vector::checks::RowChecks;
+use crate::vector::record::Record;
 use crate::vector::record_guard::{RecordGuard, read_checked};
 use crate::vector::tables::{ID_STRINGS, raw_records};
 use crate::vector::topk::Hit;
-use redb::Value;
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
@@ -38,7 +38,8 @@ impl fmt::Debug for Fetched {
 
 impl Fetched {
     /// The record, decoded as `M` (the collection's record type). `None` if the item was deleted
-    /// since the search, or if `M` is not the collection's record type.
+    /// since the search, or if `M` is not the collection's record type;
+    /// [`Error::InvalidRecord`](crate::Error::InvalidRecord) if the row does not decode as `M`.
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -48,15 +49,16 @@ impl Fetched {
     /// docs.upsert(1, &[1.0, 0.0], &"hello")?;
     /// let hits = docs.search(&[1.0, 0.0], 1)?;
     /// let fetched = store.fetch(&hits)?;
-    /// assert_eq!(fetched[0].record::<&str>(), Some("hello"));
-    /// assert_eq!(fetched[0].record::<u64>(), None);
+    /// assert_eq!(fetched[0].record::<&str>()?, Some("hello"));
+    /// assert_eq!(fetched[0].record::<u64>()?, None);
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn record<M: Value + 'static>(&self) -> Option<M::SelfType<'_>> {
-        self.record
-            .as_ref()?
-            .downcast_ref::<RecordGuard<M>>()
-            .map(RecordGuard::value)
+    pub fn record<M: Record>(&self) -> Result<Option<M::Value<'_>>> {
+        let guard = self
+            .record
+            .as_ref()
+            .and_then(|record| record.downcast_ref::<RecordGuard<M>>());
+        guard.map(RecordGuard::value).transpose()
     }
 }
 
@@ -73,7 +75,7 @@ pub(crate) struct TypedFetch<M> {
 
 impl<M> ErasedFetch for TypedFetch<M>
 where
-    M: Value + 'static,
+    M: Record,
     RecordGuard<M>: Send + Sync,
 {
     fn fetch(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>> {
@@ -84,7 +86,7 @@ where
 
 impl<M> TypedFetch<M>
 where
-    M: Value + 'static,
+    M: Record,
     RecordGuard<M>: Send + Sync,
 {
     fn fetch_unguarded(&self, hits: Vec<Hit>) -> Result<Vec<Fetched>> {

@@ -29,8 +29,8 @@
 //! let cheap = Filter::predicate(|(_, price): (&str, u32)| price < 100);
 //! let hits = products.search_filtered(&[1.0, 0.05, 0.0], 2, &cheap)?;
 //! let records = store.fetch(&hits)?;
-//! assert_eq!(records[0].record::<(&str, u32)>(), Some(("lamp", 40)));
-//! assert_eq!(records[1].record::<(&str, u32)>(), Some(("chair", 80)));
+//! assert_eq!(records[0].record::<(&str, u32)>()?, Some(("lamp", 40)));
+//! assert_eq!(records[1].record::<(&str, u32)>()?, Some(("chair", 80)));
 //! # Ok::<(), quiver::Error>(())
 //! ```
 
@@ -42,11 +42,13 @@ mod config;
 pub mod distance;
 mod element;
 mod fetch;
+mod fields;
 mod filter;
 pub mod global;
 mod metric;
 mod mirror;
 pub mod quantize;
+mod record;
 mod record_guard;
 mod scan;
 mod shared;
@@ -62,11 +64,13 @@ pub use collection::{Collection, Item};
 pub use config::{CollectionConfig, CollectionInfo};
 pub use element::{Element, F16, F32, StoredVector, VectorType};
 pub use fetch::Fetched;
-pub use filter::Filter;
+pub use fields::{Field, FieldIndexStats, FieldKind};
+pub use filter::{Expr, FieldRef, Filter, Literal, field, ids};
 pub use global::feed::{GlobalLag, GlobalLagBound};
 pub use metric::{MAX_NORM, Metric, check_vector};
 pub use mirror::MirrorStats;
+pub use record::{DOC_TYPE_NAME, Doc, Dynamic, Record};
 pub use record_guard::RecordGuard;
-pub use store::{Record, STORE_CACHE_SIZE, Store, StoreBuilder};
+pub use store::{STORE_CACHE_SIZE, Store, StoreBuilder};
 pub use topk::Hit;
 pub use verify::VerifyReport;

@@ -8,6 +8,7 @@
 
 use crate::error::Result;
 use crate::vector::checks::{Part, RowChecks};
+use crate::vector::record::Record;
 use redb::{OwnedAccessGuard, ReadOnlyTable, TypeName, Value};
 use std::fmt;
 use std::marker::PhantomData;
@@ -22,7 +23,7 @@ impl<M> fmt::Debug for RawRecord<M> {
     }
 }
 
-impl<M: Value + 'static> Value for RawRecord<M> {
+impl<M: Record> Value for RawRecord<M> {
     type SelfType<'a>
         = &'a [u8]
     where
@@ -51,13 +52,13 @@ impl<M: Value + 'static> Value for RawRecord<M> {
     }
 
     fn type_name() -> TypeName {
-        M::type_name()
+        TypeName::new(&M::type_name())
     }
 }
 
 /// The record of `id` in `table`, checked against its checksum before anything decodes it (a
 /// missing record whose checksum is present is corruption too).
-pub(crate) fn read_checked<M: Value + 'static>(
+pub(crate) fn read_checked<M: Record>(
     table: &ReadOnlyTable<u64, RawRecord<M>>,
     checks: &RowChecks,
     id: u64,
@@ -77,21 +78,24 @@ pub(crate) fn read_checked<M: Value + 'static>(
 /// let docs = store.create_collection::<F32<1>, &str>("docs", CollectionConfig::new(Metric::Dot))?;
 /// docs.upsert(1, &[1.0], &"hello")?;
 /// let record = docs.get_record(1)?.unwrap();
-/// assert_eq!(record.value(), "hello");
+/// assert_eq!(record.value()?, "hello");
 /// assert_eq!(record.bytes(), b"hello");
 /// # Ok::<(), quiver::Error>(())
 /// ```
-pub struct RecordGuard<M: Value + 'static> {
+pub struct RecordGuard<M: Record> {
     inner: OwnedAccessGuard<RawRecord<M>>,
 }
 
-impl<M: Value + 'static> RecordGuard<M> {
+impl<M: Record> RecordGuard<M> {
     /// Wraps a guard whose bytes the caller has checked.
     pub(crate) fn checked(inner: OwnedAccessGuard<RawRecord<M>>) -> RecordGuard<M> {
         RecordGuard { inner }
     }
 
-    /// The record, decoded as the collection's record type.
+    /// The record, decoded as the collection's record type ([`Error::InvalidRecord`] if a
+    /// [`Doc<T>`](crate::vector::Doc) row does not decode as `T`).
+    ///
+    /// [`Error::InvalidRecord`]: crate::Error::InvalidRecord
     ///
     /// ```
     /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -99,11 +103,11 @@ impl<M: Value + 'static> RecordGuard<M> {
     /// # let store = Store::open(dir.path().join("a.qvr"))?;
     /// let c = store.create_collection::<F32<1>, (u32, &str)>("c", CollectionConfig::new(Metric::Dot))?;
     /// c.upsert(1, &[1.0], &(7, "seven"))?;
-    /// assert_eq!(c.get_record(1)?.unwrap().value(), (7, "seven"));
+    /// assert_eq!(c.get_record(1)?.unwrap().value()?, (7, "seven"));
     /// # Ok::<(), quiver::Error>(())
     /// ```
-    pub fn value(&self) -> M::SelfType<'_> {
-        M::from_bytes(self.inner.value())
+    pub fn value(&self) -> Result<M::Value<'_>> {
+        M::decode(self.inner.value())
     }
 
     /// The record's stored bytes (the record type's encoding).
@@ -122,7 +126,7 @@ impl<M: Value + 'static> RecordGuard<M> {
     }
 }
 
-impl<M: Value + 'static> fmt::Debug for RecordGuard<M> {
+impl<M: Record> fmt::Debug for RecordGuard<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecordGuard")
             .field("bytes", &self.bytes().len())

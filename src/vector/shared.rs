@@ -9,6 +9,9 @@ use crate::vector::ann::filter_cache::FilterCache;
 use crate::vector::checks::RowChecks;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
+use crate::vector::fields::index::{FieldIndexStats, FieldIndexes};
+use crate::vector::fields::table as field_table;
+use crate::vector::filter::Expr;
 use crate::vector::mirror::Mirror;
 use crate::vector::tables::{COUNTERS, NEXT_SEQ};
 use crate::vector::verify::RowVerifier;
@@ -37,6 +40,14 @@ pub(crate) struct CollectionShared {
     /// Walks the collection's rows for [`Store::verify`](crate::vector::Store::verify); set
     /// when the collection is first opened with its types.
     pub row_verifier: OnceLock<RowVerifier>,
+    /// The field indexes (and the set of live ids filter expressions subtract from), `None`
+    /// until the first filter expression needs them ([`field_indexes`](Self::field_indexes));
+    /// commits keep loaded ones current under the writer lock, as they do the mirror.
+    pub fields: RwLock<Option<FieldIndexes>>,
+    /// Lists the ids of the vector table (generic over the vector type, so set when the
+    /// collection is first opened with its types); the field indexes of a collection older
+    /// than row checksums take their live ids from it.
+    pub vector_ids: OnceLock<VectorIds>,
     /// The published approximate index, if the collection has one (loaded with the mirror).
     /// Searches clone the `Arc` and search that version; commits replace it.
     pub ann: RwLock<Option<Arc<AnnIndex>>>,
@@ -59,6 +70,9 @@ pub(crate) struct CollectionShared {
 /// Reads a collection's vectors into a new mirror (generic over the vector type, so stored as a
 /// function pointer when the collection is opened with its types).
 pub(crate) type MirrorLoader = fn(&CollectionShared) -> Result<Mirror>;
+
+/// Calls back with every id of a collection's vector table, read in `read`.
+pub(crate) type VectorIds = fn(&redb::ReadTransaction, &mut dyn FnMut(u64)) -> Result<()>;
 
 pub(crate) struct WriterState {
     /// Change records up to here were already deleted.
@@ -99,6 +113,8 @@ impl CollectionShared {
             mirror: RwLock::new(None),
             mirror_loader: OnceLock::new(),
             row_verifier: OnceLock::new(),
+            fields: RwLock::new(None),
+            vector_ids: OnceLock::new(),
             ann: RwLock::new(None),
             filter_cache: FilterCache::default(),
             committed_seq: AtomicU64::new(committed),
@@ -145,6 +161,76 @@ impl CollectionShared {
             }
         }
         Ok(self.mirror.read())
+    }
+
+    /// The field indexes, loaded first if this is their first use (under the writer lock, so
+    /// no commit slips between the read and the publication, as for the mirror).
+    pub fn field_indexes(&self) -> Result<RwLockReadGuard<'_, Option<FieldIndexes>>> {
+        {
+            let guard = self.fields.read();
+            if guard.is_some() {
+                return Ok(guard);
+            }
+        }
+        self.check_live()?;
+        {
+            let _writer = self.writer.lock();
+            self.check_live()?;
+            if self.fields.read().is_none() {
+                let loaded = self.cf.contain_panics("loading the field indexes", || {
+                    let read = self.cf.begin_read()?;
+                    let vector_ids = self.vector_ids.get().copied();
+                    field_table::load(
+                        &read,
+                        &self.name,
+                        &self.config.fields,
+                        self.checked,
+                        |each| match vector_ids {
+                            Some(list) => list(&read, each),
+                            None => Err(Error::CollectionNotOpen(self.name.to_string())),
+                        },
+                    )
+                })?;
+                *self.fields.write() = Some(loaded);
+            }
+        }
+        Ok(self.fields.read())
+    }
+
+    /// The ids `expr` allows, within `within` if given (an allow-list), sorted.
+    /// [`Error::InvalidFilter`] if it names an unknown field or compares one with a value of
+    /// another kind.
+    pub fn allowed_ids(&self, expr: &Expr, within: Option<&[u64]>) -> Result<Vec<u64>> {
+        let guard = self.field_indexes()?;
+        let Some(indexes) = guard.as_ref() else {
+            // Deleted while the indexes loaded.
+            self.check_live()?;
+            return Ok(Vec::new());
+        };
+        let mut allowed = indexes.evaluate(expr)?;
+        drop(guard);
+        if let Some(within) = within {
+            allowed &= within.iter().copied().collect::<roaring::RoaringTreemap>();
+        }
+        Ok(allowed.iter().collect())
+    }
+
+    /// How many items `expr` allows.
+    pub fn count(&self, expr: &Expr) -> Result<u64> {
+        let guard = self.field_indexes()?;
+        match guard.as_ref() {
+            Some(indexes) => indexes.count(expr),
+            None => {
+                self.check_live()?;
+                Ok(0)
+            }
+        }
+    }
+
+    /// Size of the field indexes (loading them if they are not yet).
+    pub fn field_index_stats(&self) -> Result<FieldIndexStats> {
+        let guard = self.field_indexes()?;
+        Ok(guard.as_ref().map(FieldIndexes::stats).unwrap_or_default())
     }
 
     /// Makes every commit up to now durable, with an empty durable commit if some commit since

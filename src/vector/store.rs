@@ -19,17 +19,17 @@ use crate::vector::global::{
 };
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::{Mirror, MirrorStats};
+use crate::vector::record::Record;
 use crate::vector::scan::{self, Allow, Prepared, Source};
 use crate::vector::shared::{CollectionShared, read_config};
 use crate::vector::tables::{
     CHANGES, CONFIG, CONFIG_KEY, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID,
-    STRING_IDS, records, vectors,
+    STRING_IDS, raw_records, vectors,
 };
 use crate::vector::topk::Hit;
 use crate::vector::verify::{VerifyReport, verify_rows, verify_sizes};
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
-use redb::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -40,17 +40,6 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use web_time::Instant;
-
-/// A record type: any redb [`Value`] that can cross threads (plain structs, `&str`, `&[u8]`,
-/// integers, tuples, `()`...). Implemented automatically.
-///
-/// ```
-/// fn takes_record<M: quiver::vector::Record>() {}
-/// takes_record::<&str>();
-/// takes_record::<(u64, &[u8])>();
-/// ```
-pub trait Record: Value + Send + Sync + 'static {}
-impl<T: Value + Send + Sync + 'static> Record for T {}
 
 /// How long the applier waits after a wake-up before its round, to gather a burst of commits
 /// into one round.
@@ -341,7 +330,7 @@ impl StoreBuilder {
 /// let names: Vec<&str> = hits.iter().map(|h| &*h.collection).collect();
 /// assert_eq!(names, vec!["products", "users"]);
 /// let records = store.fetch(&hits)?;
-/// assert_eq!(records[1].record::<&str>(), Some("ada"));
+/// assert_eq!(records[1].record::<&str>()?, Some("ada"));
 /// # Ok::<(), quiver::Error>(())
 /// ```
 pub struct Store {
@@ -438,6 +427,7 @@ impl Store {
                 reason: "names starting with '_' are reserved for quiver's own column families",
             });
         }
+        config.validate::<M>()?;
         let mut collections = self.inner.collections.write();
         if collections.contains_key(name) {
             return Err(Error::ColumnFamilyExists(name.to_owned()));
@@ -467,7 +457,8 @@ impl Store {
             metric: config.metric,
             indexed,
             code: new_code(name),
-            record_type: M::type_name().name().to_owned(),
+            record_type: M::type_name(),
+            fields: config.fields.clone(),
         };
         cf.contain_panics("creating the collection", || {
             write_new_collection::<V, M>(&cf, &config, &stored)
@@ -510,7 +501,7 @@ impl Store {
     /// # let dir = tempfile::tempdir().unwrap();
     /// let store = Store::open(dir.path().join("a.qvr"))?;
     /// let config = CollectionConfig::new(Metric::Cosine);
-    /// store.collection_or_create::<F32<8>, ()>("items", config)?;
+    /// store.collection_or_create::<F32<8>, ()>("items", config.clone())?;
     /// store.collection_or_create::<F32<8>, ()>("items", config)?;
     /// assert!(store.collection_or_create::<F32<8>, ()>("items", CollectionConfig::new(Metric::L2)).is_err());
     /// # Ok::<(), quiver::Error>(())
@@ -522,7 +513,7 @@ impl Store {
     ) -> Result<Collection<V, M>> {
         match self.shared(name) {
             Ok(shared) => {
-                check_config::<V, M>(name, &shared.config, Some(config.metric))?;
+                check_config::<V, M>(name, &shared.config, Some(&config))?;
                 self.typed(shared)
             }
             Err(Error::ColumnFamilyNotFound(_)) => self.create_collection(name, config),
@@ -569,6 +560,7 @@ impl Store {
                 })?;
                 // Only this thread sets it (under the writer lock, after checking it is unset).
                 let _ = shared.mirror_loader.set(load_mirror::<V>);
+                let _ = shared.vector_ids.set(list_vector_ids::<V>);
                 let _ = shared.row_verifier.set(verify_rows::<V, M>);
             }
         }
@@ -608,6 +600,7 @@ impl Store {
             *self.inner.global_names.write() = global_names(&collections);
             drop(collections);
             *shared.mirror.write() = None;
+            *shared.fields.write() = None;
             *shared.ann.write() = None;
         }
         self.db.delete_column_family(name)?;
@@ -894,8 +887,8 @@ impl Store {
     /// b.upsert(1, &[2.0], &"seven")?;
     /// let hits = store.search_collections(&["a", "b"], &[1.0], 2)?;
     /// let records = store.fetch(&hits)?;
-    /// assert_eq!(records[0].record::<u32>(), Some(7));
-    /// assert_eq!(records[1].record::<&str>(), Some("seven"));
+    /// assert_eq!(records[0].record::<u32>()?, Some(7));
+    /// assert_eq!(records[1].record::<&str>()?, Some("seven"));
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn fetch(&self, hits: &[Hit]) -> Result<Vec<Fetched>> {
@@ -1024,7 +1017,7 @@ fn write_new_collection<V: VectorType, M: Record>(
     let txn = cf.begin_write()?;
     {
         txn.open_table(vectors::<V>())?;
-        txn.open_table(records::<M>())?;
+        txn.open_table(raw_records::<M>())?;
         if config.row_checks {
             txn.open_table(CHECKS)?;
         }
@@ -1048,6 +1041,18 @@ fn write_new_collection<V: VectorType, M: Record>(
             .insert(CONFIG_KEY, stored.encode().as_slice())?;
     }
     txn.commit()?;
+    Ok(())
+}
+
+/// Calls `each` with every id of a collection's vector table.
+fn list_vector_ids<V: VectorType>(
+    read: &redb::ReadTransaction,
+    each: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let table = read.open_table(vectors::<V>())?;
+    for entry in table.range::<u64>(..)? {
+        each(entry?.0.value());
+    }
     Ok(())
 }
 

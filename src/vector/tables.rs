@@ -3,7 +3,7 @@
 //! A collection's column family holds:
 //! - `quiver.config`: `&str -> &[u8]`, the [`StoredConfig`](super::config::StoredConfig);
 //! - `quiver.vectors`: `u64 -> V`, the fixed-width vector table, one entry per item;
-//! - `quiver.records`: `u64 -> M`, the caller's record type (read as bytes through
+//! - `quiver.records`: `u64 -> M`, the caller's [`Record`](super::Record) type (read as bytes through
 //!   [`RawRecord`](super::record_guard::RawRecord), checked, then decoded);
 //! - `quiver.checks`: `u64 -> u64`, each item's row checksums (see [`checks`](super::checks));
 //! - `quiver.string_ids` (`&str -> u64`) and `quiver.id_strings` (`u64 -> &str`): the optional
@@ -35,13 +35,8 @@ pub(crate) const fn vectors<V: redb::Value + 'static>() -> TableDefinition<'stat
     TableDefinition::new("quiver.vectors")
 }
 
-/// The record table of a collection whose record type is `M`.
-pub(crate) const fn records<M: redb::Value + 'static>() -> TableDefinition<'static, u64, M> {
-    TableDefinition::new("quiver.records")
-}
-
 /// The record table of a collection whose record type is `M`, read and written as bytes.
-pub(crate) const fn raw_records<M: redb::Value + 'static>()
+pub(crate) const fn raw_records<M: crate::vector::record::Record>()
 -> TableDefinition<'static, u64, RawRecord<M>> {
     TableDefinition::new("quiver.records")
 }

@@ -13,9 +13,10 @@
 use crate::error::{Error, Result};
 use crate::vector::checks::{CHECKS, Part, RowChecks};
 use crate::vector::element::VectorType;
+use crate::vector::record::Record;
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
-use redb::{ReadableTableMetadata, TableHandle, Value};
+use redb::{ReadableTableMetadata, TableHandle};
 
 /// What [`Store::verify`](super::Store::verify) walked (all of it consistent, or it would have
 /// returned an error).
@@ -63,9 +64,7 @@ pub(crate) fn corrupt(collection: &str, what: String) -> Error {
 }
 
 /// Walks `shared`'s rows, with vectors `V` and records `M` (see the module docs).
-pub(crate) fn verify_rows<V: VectorType, M: Value + 'static>(
-    shared: &CollectionShared,
-) -> Result<u64> {
+pub(crate) fn verify_rows<V: VectorType, M: Record>(shared: &CollectionShared) -> Result<u64> {
     let name = &*shared.name;
     // No commit between the snapshot and the in-memory copies compared with it.
     let writer = shared.writer.lock();

@@ -7,12 +7,16 @@ use crate::vector::ann::{self, IndexOp};
 use crate::vector::batch::{ItemKey, Op, WriteBatch};
 use crate::vector::checks::{CHECKS, row_check};
 use crate::vector::element::{StoredVector, VectorType};
+use crate::vector::fields::Field;
+use crate::vector::fields::table::{self as field_table, FIELDS};
+use crate::vector::fields::term::{Terms, extract};
+use crate::vector::record::Record;
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{
     CHANGES, COUNTERS, FIRST_STRING_ID, ID_STRINGS, NEXT_SEQ, NEXT_STRING_ID, STRING_IDS,
     raw_records, vectors,
 };
-use redb::{Durability, ReadableTable, Value};
+use redb::{Durability, ReadableTable};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -35,7 +39,23 @@ enum MirrorChange {
     Delete { id: u64 },
 }
 
-pub(crate) fn commit<V: VectorType, M: Value + 'static>(
+/// What a committed operation did to the field indexes: the item's indexed values before, and
+/// after (`None`: deleted).
+struct FieldChange {
+    id: u64,
+    old: Terms,
+    new: Option<Terms>,
+}
+
+/// The indexed values of the stored record `old`, if any.
+fn stored_terms(fields: &[Field], old: Option<&[u8]>) -> Result<Terms> {
+    match old {
+        Some(bytes) if !fields.is_empty() => extract(fields, bytes),
+        _ => Ok(Vec::new()),
+    }
+}
+
+pub(crate) fn commit<V: VectorType, M: Record>(
     shared: &CollectionShared,
     batch: WriteBatch<V, M>,
     durability: Durability,
@@ -45,6 +65,8 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
     let mut txn = shared.cf.begin_write()?;
     txn.set_durability(durability)?;
     let mut changes = Vec::with_capacity(batch.ops.len());
+    let mut field_changes = Vec::with_capacity(batch.ops.len());
+    let fields = &shared.config.fields;
     let last_seq;
     {
         let mut vector_table = txn.open_table(vectors::<V>())?;
@@ -58,6 +80,11 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
         let mut id_strings = txn.open_table(ID_STRINGS)?;
         let mut counters = txn.open_table(COUNTERS)?;
         let mut change_table = txn.open_table(CHANGES)?;
+        // Opened only when there are fields: a collection without any gets no table.
+        let mut postings = match fields.is_empty() {
+            true => None,
+            false => Some(txn.open_table(FIELDS)?),
+        };
         let mut next_seq = counters.get(NEXT_SEQ)?.map_or(1, |v| v.value());
         let mut next_string_id = counters
             .get(NEXT_STRING_ID)?
@@ -88,7 +115,17 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
                     let (vector, record) =
                         (&batch.bytes[vector.clone()], &batch.bytes[record.clone()]);
                     vector_table.insert(id, StoredVector::new(vector, V::ELEMENT))?;
-                    record_table.insert(id, record)?;
+                    let old = record_table.insert(id, record)?;
+                    let old = stored_terms(fields, old.as_ref().map(|g| g.value()))?;
+                    let new = extract(fields, record)?;
+                    if let Some(postings) = &mut postings {
+                        field_table::write(postings, id, &old, &new)?;
+                    }
+                    field_changes.push(FieldChange {
+                        id,
+                        old,
+                        new: Some(new),
+                    });
                     if let Some(checks) = &mut checks {
                         checks.insert(id, row_check(id, vector, record))?;
                     }
@@ -102,7 +139,12 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
                     };
                     let Some(id) = id else { continue };
                     vector_table.remove(id)?;
-                    record_table.remove(id)?;
+                    let old = record_table.remove(id)?;
+                    let old = stored_terms(fields, old.as_ref().map(|g| g.value()))?;
+                    if let Some(postings) = &mut postings {
+                        field_table::write(postings, id, &old, &Vec::new())?;
+                    }
+                    field_changes.push(FieldChange { id, old, new: None });
                     if let Some(checks) = &mut checks {
                         checks.remove(id)?;
                     }
@@ -175,6 +217,14 @@ pub(crate) fn commit<V: VectorType, M: Value + 'static>(
         shared.non_durable_pending.store(false, Ordering::Release);
     } else {
         shared.non_durable_pending.store(true, Ordering::Release);
+    }
+    if let Some(indexes) = shared.fields.write().as_mut() {
+        for change in &field_changes {
+            indexes.remove(change.id, &change.old);
+            if let Some(new) = &change.new {
+                indexes.insert(change.id, new);
+            }
+        }
     }
     let mut mirror = shared.mirror.write();
     if let Some(mirror) = mirror.as_mut() {

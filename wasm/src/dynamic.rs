@@ -143,10 +143,10 @@ impl<const D: usize> DynCollection for Typed<D> {
     }
 
     fn get(&self, id: u64) -> Result<Option<(Vec<f32>, String)>> {
-        Ok(self
-            .0
-            .get(id)?
-            .map(|(vector, record)| (vector, record.value().to_owned())))
+        match self.0.get(id)? {
+            Some((vector, record)) => Ok(Some((vector, record.value()?.to_owned()))),
+            None => Ok(None),
+        }
     }
 
     fn search(&self, query: &[f32], k: usize, filter: Option<&RecordFilter>) -> Result<Vec<Found>> {
@@ -159,15 +159,16 @@ impl<const D: usize> DynCollection for Typed<D> {
             )?,
         };
         let fetched = self.0.fetch(&hits)?;
-        Ok(hits
-            .iter()
+        hits.iter()
             .zip(&fetched)
-            .map(|(hit, item)| Found {
-                id: hit.id,
-                distance: hit.distance,
-                record: item.record::<&str>().unwrap_or("null").to_owned(),
+            .map(|(hit, item)| {
+                Ok(Found {
+                    id: hit.id,
+                    distance: hit.distance,
+                    record: item.record::<&str>()?.unwrap_or("null").to_owned(),
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -10,8 +10,9 @@ use crate::vector::ann::node::decode;
 use crate::vector::checks::{Part, RowChecks};
 use crate::vector::element::VectorType;
 use crate::vector::metric::Metric;
+use crate::vector::record::Record;
 use crate::vector::tables::{ANN_DEAD, ANN_META, ANN_META_KEY, ANN_NODES, raw_records, vectors};
-use redb::{ReadTransaction, ReadableTableMetadata, Value};
+use redb::{ReadTransaction, ReadableTableMetadata};
 use std::collections::HashMap;
 use web_time::Instant;
 
@@ -161,7 +162,7 @@ pub(crate) const MAX_RECORD_BYTES: usize = 64;
 /// Gives a freshly loaded `index` its nodes' records, from the record table of the same
 /// snapshot, when `M` is fixed-width and at most [`MAX_RECORD_BYTES`] wide; otherwise returns it
 /// unchanged. (Dead nodes keep zeros: no filter accepts them.)
-pub(crate) fn load_records<M: Value + 'static>(
+pub(crate) fn load_records<M: Record>(
     name: &str,
     index: AnnIndex,
     node_of: &HashMap<u64, u32>,
