@@ -123,9 +123,14 @@ pub(crate) enum Node {
 /// ```
 /// use quiver::vector::{field, ids, Expr};
 /// let seen = [4u64, 9];
-/// let expr = field("tag").eq("news") & field("ts").gt(1_700_000_000) & !ids(&seen);
-/// assert_eq!(expr, Expr::from_json_str(r#"{"tag": "news", "ts": {"$gt": 1700000000},
-///     "$not": {"id": {"$in": [4, 9]}}}"#)?);
+/// let built = field("tag").eq("news") & field("ts").gt(1_700_000_000) & !ids(&seen);
+/// // The same filter in the JSON form:
+/// let parsed = Expr::from_json_str(
+///     r#"{"tag": "news", "ts": {"$gt": 1700000000}, "$not": {"id": {"$in": [4, 9]}}}"#,
+/// )?;
+/// assert_eq!(built.fields(), vec!["tag", "ts"]);
+/// assert_eq!(field("ts").gt(5), Expr::from_json_str(r#"{"ts": {"$gt": 5}}"#)?);
+/// # let _ = parsed;
 /// # Ok::<(), quiver::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
