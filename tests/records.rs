@@ -242,6 +242,26 @@ fn check_filters(
             expected.len() as u64,
             "count, {context}"
         );
+        // Scan in pages of a random size: every matching id once, in order.
+        let limit = rng.random_range(1..400);
+        let (mut scanned, mut after) = (Vec::new(), None);
+        loop {
+            let page = items.scan(&expr, after, limit).unwrap();
+            assert!(page.items.len() <= limit);
+            for item in &page.items {
+                assert_eq!(
+                    item.record.value().unwrap(),
+                    written[&item.id].1,
+                    "{context}"
+                );
+            }
+            scanned.extend(page.items.iter().map(|item| item.id));
+            match page.next {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(scanned, expected, "scan, {context}");
         let query = random_vector(rng);
         let filter = Filter::expr(expr);
         if approximate {
@@ -302,6 +322,55 @@ fn filter_expressions_equal_brute_force_through_updates_deletes_and_reopening() 
     let store = Store::open(&path).unwrap();
     let items: Items = store.collection("items").unwrap();
     check_filters(&items, &written, &mut rng, 100, false);
+    // Deletes by filter remove exactly the matching items, atomically.
+    for _ in 0..5 {
+        let filter = random_filter(&mut rng, 2, 1_600);
+        let expr = Expr::from_json(&filter).unwrap();
+        let doomed: Vec<u64> = written
+            .iter()
+            .filter(|(id, (_, record))| matches(&filter, **id, record))
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(
+            items.delete_where(&expr).unwrap(),
+            doomed.len() as u64,
+            "{filter}"
+        );
+        for id in doomed {
+            written.remove(&id);
+            assert!(items.get(id).unwrap().is_none());
+        }
+        assert_eq!(items.len(), written.len());
+    }
+    // Record updates and patches: vectors stay, postings follow.
+    for _ in 0..50 {
+        let id = rng.random_range(0..1_600u64);
+        let record = random_record(&mut rng);
+        let exists = written.contains_key(&id);
+        assert_eq!(items.update_record(id, &record).unwrap(), exists);
+        if let Some(entry) = written.get_mut(&id) {
+            entry.1 = record;
+        }
+        let id = rng.random_range(0..1_600u64);
+        let patch = json!({"tag": TAGS[rng.random_range(0..4)], "ts": null});
+        assert_eq!(items.patch(id, &patch).unwrap(), written.contains_key(&id));
+        if let Some(entry) = written.get_mut(&id) {
+            let record = entry.1.as_object_mut().unwrap();
+            record.insert("tag".into(), patch["tag"].clone());
+            record.remove("ts");
+        }
+    }
+    for (id, (vector, record)) in &written {
+        let (stored, found) = items.get(*id).unwrap().unwrap();
+        assert_eq!(&stored, vector);
+        assert_eq!(&found.value().unwrap(), record);
+    }
+    check_filters(&items, &written, &mut rng, 60, false);
+    drop(items);
+    store.close().unwrap();
+    let store = Store::open(&path).unwrap();
+    let items: Items = store.collection("items").unwrap();
+    check_filters(&items, &written, &mut rng, 60, false);
     let stats = items.field_index_stats().unwrap();
     assert_eq!(stats.items, written.len() as u64);
     assert_eq!(stats.fields, 5);
@@ -316,8 +385,52 @@ fn approximate_searches_return_only_matching_items_and_k_whenever_k_match() {
         .create_collection("items", config().approximate(AnnConfig::default()))
         .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
-    let written = ingest(&items, &mut rng, 3_000);
-    check_filters(&items, &written, &mut rng, 150, true);
+    let mut written = ingest(&items, &mut rng, 3_000);
+    check_filters(&items, &written, &mut rng, 100, true);
+    // Record updates keep every graph node; the filters follow the new records.
+    let nodes = items.index_stats().unwrap().nodes;
+    let mut batch = items.batch();
+    for id in (0..3_000u64).step_by(3) {
+        let record = random_record(&mut rng);
+        batch.update_record(id, &record).unwrap();
+        written.get_mut(&id).unwrap().1 = record;
+    }
+    items.commit(batch, Durability::Immediate).unwrap();
+    assert_eq!(items.index_stats().unwrap().nodes, nodes);
+    check_filters(&items, &written, &mut rng, 60, true);
+}
+
+#[test]
+fn record_updates_reach_the_index_in_memory_records() {
+    // Fixed-width records are kept in the index for predicate filters: updates must reach them.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("u.qvr")).unwrap();
+    let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    let items = store
+        .create_collection::<F32<2>, u32>("items", config)
+        .unwrap();
+    let mut batch = items.batch();
+    for id in 0..500u64 {
+        batch
+            .upsert(id, &[id as f32, 1.0], &(id as u32 % 5))
+            .unwrap();
+    }
+    items.commit(batch, Durability::Immediate).unwrap();
+    assert!(items.update_record(7, &99).unwrap());
+    let hits = items
+        .search_filtered(
+            &[0.0, 1.0],
+            5,
+            &Filter::predicate(|bucket: u32| bucket == 99),
+        )
+        .unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![7]);
+    assert_eq!(items.index_stats().unwrap().nodes, 500);
+    // A patch needs named fields.
+    assert!(matches!(
+        items.patch(7, &json!({"a": 1})),
+        Err(Error::InvalidRecord(_))
+    ));
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -463,6 +576,19 @@ fn bad_records_filters_and_declarations_are_typed_errors_that_write_nothing() {
         items
             .upsert(1, &[0.5; DIM], &json!(["not", "a", "map"]))
             .is_err()
+    );
+    // A patch whose result does not fit: refused at commit, nothing written.
+    assert!(matches!(
+        items.patch(1, &json!({"ts": "later"})),
+        Err(Error::InvalidRecord(_))
+    ));
+    assert!(matches!(
+        items.patch(1, &json!([1])),
+        Err(Error::InvalidRecord(_))
+    ));
+    assert_eq!(
+        items.get_record(1).unwrap().unwrap().value().unwrap(),
+        json!({"tag": "a", "ts": 3})
     );
     assert_eq!(items.len(), 1);
     assert_eq!(items.count(&field("tag").eq("a")).unwrap(), 1);

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::vector::config::StoredConfig;
 use crate::vector::fields::term::extract;
 use crate::vector::metric::check_vector;
-use crate::vector::record::Record;
+use crate::vector::record::{Dynamic, Record};
 use crate::vector::tables::FIRST_STRING_ID;
 use std::fmt;
 use std::marker::PhantomData;
@@ -33,6 +33,16 @@ pub(crate) enum Op {
     },
     Delete {
         key: ItemKey,
+    },
+    /// Replace an existing item's record, keeping its vector.
+    SetRecord {
+        key: ItemKey,
+        record: Range<usize>,
+    },
+    /// Merge a map of fields into an existing item's record (self-describing records only).
+    Patch {
+        key: ItemKey,
+        patch: Range<usize>,
     },
 }
 
@@ -228,5 +238,136 @@ impl<V: crate::vector::VectorType, M: Record> WriteBatch<V, M> {
         self.ops.push(Op::Delete {
             key: ItemKey::Str(string_id.to_owned()),
         });
+    }
+
+    fn push_record(&mut self, key: ItemKey, record: &M::Value<'_>) -> Result<()> {
+        let start = self.bytes.len();
+        let encoded = M::encode(record, &mut self.bytes)
+            .and_then(|()| extract(&self.config.fields, &self.bytes[start..]).map(drop));
+        if let Err(err) = encoded {
+            self.bytes.truncate(start);
+            return Err(err);
+        }
+        self.ops.push(Op::SetRecord {
+            key,
+            record: start..self.bytes.len(),
+        });
+        Ok(())
+    }
+
+    /// Replaces the record of item `id`, keeping its vector: an indexed collection keeps the
+    /// item's graph node. Nothing happens if the item does not exist. The record is checked now
+    /// (encoding, indexed fields' kinds).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, u32>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0], &10)?;
+    /// let mut batch = c.batch();
+    /// batch.update_record(1, &11)?;
+    /// batch.update_record(2, &20)?; // no item 2: skipped
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// assert_eq!(c.get_record(1)?.unwrap().value()?, 11);
+    /// assert!(c.get(2)?.is_none());
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn update_record(&mut self, id: u64, record: &M::Value<'_>) -> Result<()> {
+        check_id(id)?;
+        self.push_record(ItemKey::Id(id), record)
+    }
+
+    /// [`update_record`](Self::update_record) for the item named `string_id`.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, u32>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert_str("doc", &[1.0], &10)?;
+    /// let mut batch = c.batch();
+    /// batch.update_record_str("doc", &11)?;
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// let id = c.id_of("doc")?.unwrap();
+    /// assert_eq!(c.get_record(id)?.unwrap().value()?, 11);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn update_record_str(&mut self, string_id: &str, record: &M::Value<'_>) -> Result<()> {
+        self.push_record(ItemKey::Str(string_id.to_owned()), record)
+    }
+
+    fn push_patch(&mut self, key: ItemKey, patch: &serde_json::Value) -> Result<()> {
+        if !M::SELF_DESCRIBING {
+            return Err(Error::InvalidRecord(format!(
+                "a patch needs records with named fields (Doc<T> or Dynamic), not {}",
+                M::type_name()
+            )));
+        }
+        if !patch.is_object() {
+            return Err(Error::InvalidRecord(
+                "a patch is a JSON object of fields to set (null removes one)".into(),
+            ));
+        }
+        let start = self.bytes.len();
+        Dynamic::encode(patch, &mut self.bytes)?;
+        self.ops.push(Op::Patch {
+            key,
+            patch: start..self.bytes.len(),
+        });
+        Ok(())
+    }
+
+    /// Sets some fields of item `id`'s record, keeping the others and the vector: each field
+    /// of `patch` (a JSON object) replaces the record's, and a null removes it. The result must
+    /// still decode as the record type, and its indexed fields fit their kinds, or the commit
+    /// fails with [`Error::InvalidRecord`] and writes nothing. Nothing happens if the item does
+    /// not exist. Records must have named fields ([`Doc<T>`](crate::vector::Doc) or
+    /// [`Dynamic`]).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Dynamic, Metric, Store, F32};
+    /// use serde_json::json;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, Dynamic>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert(1, &[1.0], &json!({"tag": "draft", "text": "hello"}))?;
+    /// let mut batch = c.batch();
+    /// batch.patch(1, &json!({"tag": "published", "text": null}))?;
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// assert_eq!(c.get_record(1)?.unwrap().value()?, json!({"tag": "published"}));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn patch(&mut self, id: u64, patch: &serde_json::Value) -> Result<()> {
+        check_id(id)?;
+        self.push_patch(ItemKey::Id(id), patch)
+    }
+
+    /// [`patch`](Self::patch) for the item named `string_id`.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Dynamic, Metric, Store, F32};
+    /// use serde_json::json;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("b.qvr"))?;
+    /// # let c = store.create_collection::<F32<1>, Dynamic>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert_str("doc", &[1.0], &json!({"stars": 1}))?;
+    /// let mut batch = c.batch();
+    /// batch.patch_str("doc", &json!({"stars": 5}))?;
+    /// c.commit(batch, quiver::Durability::Immediate)?;
+    /// let id = c.id_of("doc")?.unwrap();
+    /// assert_eq!(c.get_record(id)?.unwrap().value()?["stars"], 5);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn patch_str(&mut self, string_id: &str, patch: &serde_json::Value) -> Result<()> {
+        self.push_patch(ItemKey::Str(string_id.to_owned()), patch)
+    }
+
+    /// Deletes the items `ids` (all below 2^63; string-id items are deleted by whatever id
+    /// reaches them, as `delete_where` does).
+    pub(crate) fn delete_ids(&mut self, ids: impl IntoIterator<Item = u64>) {
+        self.ops.extend(ids.into_iter().map(|id| Op::Delete {
+            key: ItemKey::Id(id),
+        }));
     }
 }

@@ -212,6 +212,15 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn commit(&self, batch: WriteBatch<V, M>, durability: Durability) -> Result<()> {
+        self.commit_counted(batch, durability).map(drop)
+    }
+
+    /// [`commit`](Self::commit), returning how many operations took effect.
+    pub(crate) fn commit_counted(
+        &self,
+        batch: WriteBatch<V, M>,
+        durability: Durability,
+    ) -> Result<u64> {
         if batch.is_empty() {
             // Nothing to write, but a durable commit still makes the earlier non-durable ones
             // durable, as in redb.
@@ -219,21 +228,22 @@ impl<V: VectorType, M: Record> Collection<V, M> {
                 Durability::Immediate => self
                     .shared
                     .cf
-                    .contain_panics("committing", || self.shared.make_durable()),
-                _ => Ok(()),
+                    .contain_panics("committing", || self.shared.make_durable())
+                    .map(|()| 0),
+                _ => Ok(0),
             };
         }
         if self.shared.config.indexed {
             // Backpressure: wait while the global index is too far behind (see `Feed`).
             self.feed.admit(batch.len() as u64);
         }
-        self.shared.cf.contain_panics("committing a batch", || {
+        let applied = self.shared.cf.contain_panics("committing a batch", || {
             write::commit(&self.shared, batch, durability)
         })?;
         if self.shared.config.indexed {
             self.feed.notify();
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Inserts or replaces one item, durably.

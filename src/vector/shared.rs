@@ -201,18 +201,38 @@ impl CollectionShared {
     /// [`Error::InvalidFilter`] if it names an unknown field or compares one with a value of
     /// another kind.
     pub fn allowed_ids(&self, expr: &Expr, within: Option<&[u64]>) -> Result<Vec<u64>> {
-        let guard = self.field_indexes()?;
-        let Some(indexes) = guard.as_ref() else {
-            // Deleted while the indexes loaded.
-            self.check_live()?;
-            return Ok(Vec::new());
-        };
-        let mut allowed = indexes.evaluate(expr)?;
-        drop(guard);
+        let mut allowed = self.allowed(expr)?;
         if let Some(within) = within {
             allowed &= within.iter().copied().collect::<roaring::RoaringTreemap>();
         }
         Ok(allowed.iter().collect())
+    }
+
+    /// The set of ids `expr` allows.
+    pub fn allowed(&self, expr: &Expr) -> Result<roaring::RoaringTreemap> {
+        let guard = self.field_indexes()?;
+        match guard.as_ref() {
+            Some(indexes) => indexes.evaluate(expr),
+            None => {
+                // Deleted while the indexes loaded.
+                self.check_live()?;
+                Ok(roaring::RoaringTreemap::new())
+            }
+        }
+    }
+
+    /// The ids `expr` allows, for a caller holding the writer lock: the indexes must already be
+    /// loaded (loading takes the writer lock). Consistent with every commit up to now.
+    pub fn allowed_under_writer_lock(&self, expr: &Expr) -> Result<roaring::RoaringTreemap> {
+        match self.fields.read().as_ref() {
+            Some(indexes) => indexes.evaluate(expr),
+            None => {
+                self.check_live()?;
+                Err(Error::InvalidArgument(
+                    "the field indexes were not loaded before the writer lock was taken".into(),
+                ))
+            }
+        }
     }
 
     /// How many items `expr` allows.

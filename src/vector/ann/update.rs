@@ -39,6 +39,12 @@ pub(crate) enum IndexOp<'a> {
     Delete {
         id: u64,
     },
+    /// The item's record changed and its vector did not: its node stays, and only an index
+    /// with records takes the new bytes.
+    Record {
+        id: u64,
+        record: &'a [u8],
+    },
 }
 
 /// How the writer's item-to-node map changes when the commit succeeds.
@@ -78,12 +84,18 @@ pub(crate) fn apply(
     let mut newly_dead = Vec::new();
     for op in ops {
         let id = match op {
-            IndexOp::Upsert { id, .. } | IndexOp::Delete { id } => *id,
+            IndexOp::Upsert { id, .. } | IndexOp::Delete { id } | IndexOp::Record { id, .. } => *id,
         };
         let current = match delta.get(&id) {
             Some(node) => *node,
             None => node_of.get(&id).copied(),
         };
+        if let IndexOp::Record { record, .. } = op {
+            if let Some(node) = current {
+                index.set_record(node, record);
+            }
+            continue;
+        }
         if let Some(old) = current {
             index.mark_dead(old);
             newly_dead.push(old);
