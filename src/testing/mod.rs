@@ -12,6 +12,7 @@
 mod explore;
 mod sim_disk;
 
+pub use crate::vector::fields::mutation::{FieldMutation, set_field_mutation};
 pub use crate::vector::global::GlobalMutation;
 pub use crate::wal::writer::WalMutation;
 pub use explore::{CrashReport, Violation, explore_crashes};

@@ -42,7 +42,7 @@ mod config;
 pub mod distance;
 mod element;
 mod fetch;
-mod fields;
+pub(crate) mod fields;
 mod filter;
 pub mod global;
 mod metric;

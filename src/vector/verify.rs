@@ -5,7 +5,8 @@
 //! every vector and record row against its checksum (see [`super::checks`]), the two tables
 //! against each other and against the checks (same ids), the string ids in both directions, the
 //! approximate index (one live node per item, holding the item's stored vector, and nothing
-//! else) or the exact-scan mirror (one slot per item). The global index is then caught up and
+//! else) or the exact-scan mirror (one slot per item), and the field postings (exactly the
+//! `(field, value, item)` keys the records give, and as many in memory). The global index is then caught up and
 //! compared entry by entry with the collections it covers. A collection not opened with its
 //! types has its tables' sizes compared. Finally [`Database::verify`](crate::Database::verify)
 //! runs redb's own page-checksum check on every column family.
@@ -13,10 +14,12 @@
 use crate::error::{Error, Result};
 use crate::vector::checks::{CHECKS, Part, RowChecks};
 use crate::vector::element::VectorType;
+use crate::vector::fields::table::{self as field_table, FIELDS};
+use crate::vector::fields::term::extract;
 use crate::vector::record::Record;
 use crate::vector::shared::CollectionShared;
 use crate::vector::tables::{ID_STRINGS, STRING_IDS, raw_records, vectors};
-use redb::{ReadableTableMetadata, TableHandle};
+use redb::{ReadableTable, ReadableTableMetadata, TableHandle};
 
 /// What [`Store::verify`](super::Store::verify) walked (all of it consistent, or it would have
 /// returned an error).
@@ -100,10 +103,21 @@ pub(crate) fn verify_rows<V: VectorType, M: Record>(shared: &CollectionShared) -
     }
     let mut checks = row_checks.in_order()?;
     let mut expected = ids.iter();
+    let fields = &shared.config.fields;
+    let mut postings: Vec<Vec<u8>> = Vec::new();
     for entry in record_table.range::<u64>(..)? {
         let (id, record) = entry?;
         let id = id.value();
         checks.verify(id, Part::Record, record.value())?;
+        if !fields.is_empty() {
+            let terms = extract(fields, record.value()).map_err(|err| {
+                corrupt(
+                    name,
+                    format!("item {id}'s indexed fields do not read: {err}"),
+                )
+            })?;
+            postings.extend(terms.iter().map(|(f, t)| field_table::key(*f, t, id)));
+        }
         if expected.next() != Some(&id) {
             return Err(corrupt(
                 name,
@@ -125,6 +139,9 @@ pub(crate) fn verify_rows<V: VectorType, M: Record>(shared: &CollectionShared) -
                 format!("{} items but {checks} row checksums", ids.len()),
             ));
         }
+    }
+    if !fields.is_empty() {
+        verify_postings(shared, &read, postings, ids.len())?;
     }
     let string_ids = read.open_table(STRING_IDS)?;
     let id_strings = read.open_table(ID_STRINGS)?;
@@ -171,6 +188,56 @@ pub(crate) fn verify_rows<V: VectorType, M: Record>(shared: &CollectionShared) -
         ));
     }
     Ok(ids.len() as u64)
+}
+
+/// Compares the field postings table, and the in-memory field indexes if they are loaded, with
+/// the postings the records give (`expected`, one key per `(field, value, item)`).
+fn verify_postings(
+    shared: &CollectionShared,
+    read: &redb::ReadTransaction,
+    mut expected: Vec<Vec<u8>>,
+    items: usize,
+) -> Result<()> {
+    let name = &*shared.name;
+    expected.sort_unstable();
+    let table = match read.open_table(FIELDS) {
+        Ok(table) => Some(table),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let mut want = expected.iter();
+    if let Some(table) = &table {
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            if want.next().map(Vec::as_slice) != Some(key.value()) {
+                return Err(corrupt(
+                    name,
+                    "its field index table differs from what its records hold".into(),
+                ));
+            }
+        }
+    }
+    if want.next().is_some() {
+        return Err(corrupt(
+            name,
+            "its field index table lacks postings its records hold".into(),
+        ));
+    }
+    if let Some(indexes) = shared.fields.read().as_ref() {
+        let stats = indexes.stats();
+        if stats.postings != expected.len() as u64 || stats.items != items as u64 {
+            return Err(corrupt(
+                name,
+                format!(
+                    "its in-memory field indexes hold {} postings of {} items, its records {} of {items}",
+                    stats.postings,
+                    stats.items,
+                    expected.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Compares the sizes of a collection's tables without its types (vectors, records and checks

@@ -66,6 +66,9 @@ enum Change {
 /// What [`write_tables`] did.
 struct Written {
     changes: Vec<Change>,
+    /// Postings left out of the transaction by the mutation check's broken update (testing
+    /// only; always empty otherwise).
+    deferred: Vec<(u64, Terms, Terms)>,
     /// The last change sequence number written (for the global index).
     last_seq: u64,
 }
@@ -115,6 +118,16 @@ pub(crate) fn commit_locked<V: VectorType, M: Record>(
         Durability::Immediate => 0,
         _ => run_items,
     };
+    if !written.deferred.is_empty() {
+        let txn = shared.cf.begin_write()?;
+        {
+            let mut postings = txn.open_table(FIELDS)?;
+            for (id, old, new) in &written.deferred {
+                field_table::write(&mut postings, *id, old, new)?;
+            }
+        }
+        txn.commit()?;
+    }
     let applied = written.changes.len() as u64;
     publish(shared, writer, &batch, written, index_next, durability);
     Ok(applied)
@@ -218,6 +231,15 @@ fn write_tables<V: VectorType, M: Record>(
             false => Some(txn.open_table(FIELDS)?),
         },
     };
+    #[cfg(feature = "testing")]
+    let separate = crate::vector::fields::mutation::field_mutation()
+        == crate::vector::fields::mutation::FieldMutation::SeparateTransaction;
+    #[cfg(not(feature = "testing"))]
+    let separate = false;
+    if separate {
+        tables.postings = None;
+    }
+    let mut deferred = Vec::new();
     let mut counters = txn.open_table(COUNTERS)?;
     let mut change_table = txn.open_table(CHANGES)?;
     let mut next_seq = counters.get(NEXT_SEQ)?.map_or(1, |v| v.value());
@@ -321,6 +343,14 @@ fn write_tables<V: VectorType, M: Record>(
                 }
             }
         };
+        if separate && !fields.is_empty() {
+            match &change {
+                Change::Upsert { id, old, new, .. } | Change::Record { id, old, new, .. } => {
+                    deferred.push((*id, old.clone(), new.clone()))
+                }
+                Change::Delete { id, old } => deferred.push((*id, old.clone(), Vec::new())),
+            }
+        }
         // The global index follows vectors: record updates do not concern it.
         if shared.config.indexed
             && let Change::Upsert { id, .. } | Change::Delete { id, .. } = &change
@@ -339,6 +369,7 @@ fn write_tables<V: VectorType, M: Record>(
     }
     Ok(Written {
         changes,
+        deferred,
         last_seq: next_seq - 1,
     })
 }

@@ -15,6 +15,8 @@
 
 pub(crate) mod index;
 pub(crate) mod kind;
+#[cfg(feature = "testing")]
+pub(crate) mod mutation;
 pub(crate) mod table;
 pub(crate) mod term;
 
