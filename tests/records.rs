@@ -226,7 +226,8 @@ fn check_filters(
     rng: &mut StdRng,
     rounds: usize,
     approximate: bool,
-) {
+) -> BTreeMap<&'static str, usize> {
+    let mut routes = BTreeMap::new();
     let max_id = written.keys().max().copied().unwrap_or(0);
     for round in 0..rounds {
         let filter = random_filter(rng, 3, max_id);
@@ -263,6 +264,15 @@ fn check_filters(
         }
         assert_eq!(scanned, expected, "scan, {context}");
         let query = random_vector(rng);
+        let plan = items.query(&query).filter(expr.clone()).explain().unwrap();
+        *routes.entry(plan.route.name()).or_insert(0) += 1;
+        assert_eq!(plan.allowed, Some(expected.len()), "{context}");
+        // The builder and the convenience answer alike.
+        let built = items.query(&query).k(5).filter(expr.clone()).run().unwrap();
+        let convenience = items
+            .search_filtered(&query, 5, &Filter::expr(expr.clone()))
+            .unwrap();
+        assert_eq!(built, convenience, "{context}");
         let filter = Filter::expr(expr);
         if approximate {
             let k = 10;
@@ -284,6 +294,7 @@ fn check_filters(
             assert_eq!(found, expected, "{context}");
         }
     }
+    routes
 }
 
 #[test]
@@ -385,12 +396,20 @@ fn approximate_searches_return_only_matching_items_and_k_whenever_k_match() {
         .create_collection("items", config().approximate(AnnConfig::default()))
         .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
-    let mut written = ingest(&items, &mut rng, 3_000);
-    check_filters(&items, &written, &mut rng, 100, true);
+    // Enough items that a share below 40% still allows the 2,000 a walk needs.
+    let mut written = ingest(&items, &mut rng, 6_000);
+    let routes = check_filters(&items, &written, &mut rng, 150, true);
+    // Random filters reach every filtered route of an indexed collection.
+    for route in ["filtered-walk", "two-hop-walk", "index-scan"] {
+        assert!(
+            routes.contains_key(route),
+            "{route} never taken: {routes:?}"
+        );
+    }
     // Record updates keep every graph node; the filters follow the new records.
     let nodes = items.index_stats().unwrap().nodes;
     let mut batch = items.batch();
-    for id in (0..3_000u64).step_by(3) {
+    for id in (0..6_000u64).step_by(3) {
         let record = random_record(&mut rng);
         batch.update_record(id, &record).unwrap();
         written.get_mut(&id).unwrap().1 = record;

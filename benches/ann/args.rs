@@ -56,6 +56,11 @@ pub struct Args {
     /// and/or `pos` (one run per part of speech, wordnet only).
     #[arg(long)]
     pub filter: Option<String>,
+    /// Records to store with the vectors: `rag` (about 1 KB each, with indexed fields: see
+    /// benches/ann/rag.rs) runs the filter benchmark through field indexes and the query
+    /// builder instead of the plain runs (wordnet only).
+    #[arg(long)]
+    pub records: Option<String>,
     /// Queries per filtered run (the first N).
     #[arg(long, default_value_t = 1000)]
     pub filter_queries: usize,

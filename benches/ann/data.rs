@@ -65,18 +65,25 @@ type BoxError = Box<dyn std::error::Error>;
 /// Produces a dataset's own ground truth for its full base and the run's queries.
 type FullTruth<'a> = &'a dyn Fn(&Matrix<f32>, &Matrix<f32>) -> Result<Truth, BoxError>;
 
+/// The directory of a wordnet dataset's files (`--data-dir`, or where it ships); `None` for
+/// other datasets.
+pub fn wordnet_dir(args: &Args) -> Option<PathBuf> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let default = match args.dataset.as_str() {
+        "wordnet-minilm" => manifest.join("../shared/datasets/wordnet-minilm"),
+        "wordnet-minilm-small" => manifest.join("datasets/wordnet-minilm-small"),
+        _ => return None,
+    };
+    Some(args.data_dir.clone().unwrap_or(default))
+}
+
 /// Loads the dataset `args` names, with the run's limits applied.
 pub fn load(args: &Args) -> Result<Dataset, BoxError> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = |default: PathBuf| args.data_dir.clone().unwrap_or(default);
+    if let Some(dir) = wordnet_dir(args) {
+        return load_wordnet(args, &dir);
+    }
     match args.dataset.as_str() {
-        "wordnet-minilm" => load_wordnet(
-            args,
-            &dir(manifest.join("../shared/datasets/wordnet-minilm")),
-        ),
-        "wordnet-minilm-small" => {
-            load_wordnet(args, &dir(manifest.join("datasets/wordnet-minilm-small")))
-        }
         "fashion-mnist" => load_fashion(
             args,
             &dir(PathBuf::from("/usr/share/datasets/fashion-mnist")),

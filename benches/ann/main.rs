@@ -25,6 +25,9 @@
 //! - `--export` writes what the peers need to search the same data ([`export`]); the peers and
 //!   the report live in `benches/peers/`.
 //!
+//! `--records rag` runs the RAG filter benchmark instead ([`rag`]): about 1 KB records with
+//! indexed fields, the filters a RAG app runs, and count, scan, delete_where and update_record.
+//!
 //! Index modes (`--index`, several separated by commas): `flat`, the exact scan; `hnsw`, the
 //! collection's approximate index built with `--m` and `--ef-construction` while ingesting
 //! (build time includes it), searched at each `--ef` value (one line per value); `global`, the
@@ -40,6 +43,7 @@ mod filters;
 mod global;
 mod measure;
 mod output;
+mod rag;
 mod run;
 mod truth;
 
@@ -77,6 +81,26 @@ fn run(
     // The dimensions of wordnet-minilm, fashion-mnist and the common ann-benchmarks files
     // (glove-25/50/100/200, sift-128, nytimes-256, gist-960).
     dispatch!(8, 25, 50, 100, 128, 200, 256, 384, 784, 960)
+}
+
+/// The RAG bench ([`rag`]) for wordnet's vector type (384-d f16, dot metric).
+fn rag_run(
+    args: &args::Args,
+    data: &Dataset,
+    mode: &run::Mode,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (ann, efs) = match mode {
+        run::Mode::Flat => (None, Vec::new()),
+        run::Mode::Hnsw(config, efs) => (Some(*config), efs.clone()),
+        run::Mode::Global(_) => return Err("--records rag measures flat and hnsw".into()),
+    };
+    match (data.distance, data.f16_values, data.base.dim()) {
+        (Distance::OneMinusDot, true, 384) => {
+            rag::run::<F16<384>>(args, data, Metric::Dot, ann, &efs)?;
+            Ok(())
+        }
+        _ => Err("--records rag runs on wordnet-minilm (384-d f16)".into()),
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -127,6 +151,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .into());
             }
         }
+    }
+    if let Some(records) = &args.records {
+        if records != "rag" {
+            return Err(format!("unknown --records {records:?} (available: rag)").into());
+        }
+        for mode in &modes {
+            rag_run(&args, &data, mode)?;
+        }
+        return Ok(());
     }
     let mut lines = Vec::new();
     for mode in &modes {

@@ -122,6 +122,16 @@ fn assemble(per_query: Vec<Vec<(i32, f32)>>, k: usize) -> Truth {
 /// already holds `k` allowed rows, those are its filtered answer (the unfiltered list is exact
 /// and sorted); the other queries are brute-forced over the allowed rows.
 pub fn filtered(data: &Dataset, allowed: &[u32], k: usize) -> Truth {
+    filtered_each(data, k, |_, row| allowed.binary_search(&row).is_ok())
+}
+
+/// Exact top `k` per query `q` among the base rows `allows(q, row)` admits (each query its
+/// own filter: a deny-list per user, say), the same way as [`filtered`].
+pub fn filtered_each(
+    data: &Dataset,
+    k: usize,
+    allows: impl Fn(usize, u32) -> bool + Sync,
+) -> Truth {
     let bar = progress(data.queries.rows(), "truth");
     let per_query: Vec<Vec<(i32, f32)>> = (0..data.queries.rows())
         .into_par_iter()
@@ -132,20 +142,17 @@ pub fn filtered(data: &Dataset, allowed: &[u32], k: usize) -> Truth {
                 .row(q)
                 .iter()
                 .zip(data.truth.distances.row(q))
-                .filter(|(id, _)| **id >= 0 && allowed.binary_search(&(**id as u32)).is_ok())
+                .filter(|(id, _)| **id >= 0 && allows(q, **id as u32))
                 .take(k)
                 .map(|(id, d)| (*id, *d))
                 .collect();
             let found = if from_unfiltered.len() == k {
                 from_unfiltered
             } else {
-                top_k(
-                    data.distance,
-                    &data.base,
-                    data.queries.row(q),
-                    Some(allowed),
-                    k,
-                )
+                let rows: Vec<u32> = (0..data.base.rows() as u32)
+                    .filter(|row| allows(q, *row))
+                    .collect();
+                top_k(data.distance, &data.base, data.queries.row(q), Some(&rows), k)
             };
             bar.inc(1);
             found

@@ -2,7 +2,6 @@
 
 use crate::error::{Error, Result};
 use crate::vector::ann::allow::{AllowList, NodeFilter};
-use crate::vector::ann::plan::{self, Route};
 use crate::vector::ann::{AnnIndex, IndexStats, check_ef};
 use crate::vector::batch::WriteBatch;
 use crate::vector::checks::{Part, RowChecks};
@@ -10,10 +9,11 @@ use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
 use crate::vector::fetch::Fetched;
 use crate::vector::fields::FieldIndexStats;
-use crate::vector::filter::{Expr, Filter, Resolved};
+use crate::vector::filter::{Expr, Filter, Predicate, Resolved};
 use crate::vector::global::feed::Feed;
 use crate::vector::metric::{Metric, check_vector};
 use crate::vector::mirror::MirrorStats;
+use crate::vector::plan::{self, QueryPlan, Route};
 use crate::vector::record::Record;
 use crate::vector::record_guard::{RecordGuard, read_checked};
 use crate::vector::scan::{self, Allow, Prepared, Source};
@@ -30,6 +30,24 @@ use std::sync::Arc;
 /// An item read back: its vector (decoded to f32) and its record (zero-copy; the guard keeps its
 /// read snapshot alive).
 pub type Item<M> = (Vec<f32>, RecordGuard<M>);
+
+/// Options of a search beyond `k` and the filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SearchOptions {
+    /// The walk's candidate list size (the index's default if `None`).
+    pub ef: Option<usize>,
+    /// Scan every vector exactly, even with an index.
+    pub exact: bool,
+}
+
+/// A planned search: its route, the index's node filter for the allowed items (filtered
+/// routes), how many are allowed, and how many items are live.
+struct Planned<'a> {
+    route: Route,
+    nodes: Option<NodeFilter<'a>>,
+    allowed: Option<usize>,
+    live: usize,
+}
 
 /// One entity type: vectors of type `V` (for example [`F32<384>`](crate::vector::F32)) with
 /// records of type `M` (any redb [`Value`]), in their own column family.
@@ -521,41 +539,206 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         k: usize,
         filter: &Filter<'_, M>,
     ) -> Result<Vec<Vec<Hit>>> {
-        let expr_ids = match &filter.expr {
-            Some(expr) => Some(self.shared.allowed_ids(expr, filter.ids)?),
-            None => None,
-        };
-        let filter = Resolved {
-            ids: expr_ids.as_deref().or(filter.ids),
-            predicate: filter.predicate.as_ref(),
-        };
-        let filter = &filter;
+        self.search_with(
+            queries,
+            k,
+            filter.expr.as_ref(),
+            filter.ids,
+            filter.predicate.as_ref(),
+            SearchOptions::default(),
+        )
+    }
+
+    /// How a search with `filter` would be answered: the route the planner picks, and how many
+    /// items the filter allows (see [`plan`](crate::vector::plan) for the routes).
+    ///
+    /// ```
+    /// use quiver::vector::{AnnConfig, CollectionConfig, Filter, Metric, Route, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let config = CollectionConfig::new(Metric::L2).approximate(AnnConfig::default());
+    /// let c = store.create_collection::<F32<1>, ()>("c", config)?;
+    /// for i in 0..100u64 { c.upsert(i, &[i as f32], &())?; }
+    /// assert_eq!(c.explain(&Filter::all())?.route, Route::Walk);
+    /// assert_eq!(c.explain(&Filter::ids(&[1, 2, 3]))?.route, Route::IndexScan);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn explain(&self, filter: &Filter<'_, M>) -> Result<QueryPlan> {
+        self.explain_with(filter, false)
+    }
+
+    /// [`explain`](Self::explain), for an exact search if `exact`.
+    pub(crate) fn explain_with(&self, filter: &Filter<'_, M>, exact: bool) -> Result<QueryPlan> {
+        let expr_ids = self.resolve(filter.expr.as_ref(), filter.ids)?;
+        let ids = expr_ids.as_deref().or(filter.ids);
         let index = self.shared.ann.read().clone();
-        match (index, filter.ids, &filter.predicate) {
-            (Some(index), None, None) => {
-                let ef = index.config.ef_search;
-                self.index_batch(queries, |query| index.search(query, k, ef))
+        let mut allow = None;
+        let planned = self.plan(
+            index.as_ref(),
+            ids,
+            filter.predicate.as_ref(),
+            exact,
+            &mut allow,
+        );
+        Ok(QueryPlan {
+            route: planned.route,
+            allowed: planned.allowed,
+            live: planned.live,
+        })
+    }
+
+    /// The ids an expression allows (within the allow-list `ids`), or `None` without one.
+    fn resolve(&self, expr: Option<&Expr>, ids: Option<&[u64]>) -> Result<Option<Vec<u64>>> {
+        expr.map(|expr| self.shared.allowed_ids(expr, ids))
+            .transpose()
+    }
+
+    /// Every search of the collection: the filter's expression is answered from the field
+    /// indexes, the planner picks the route ([`plan`](Self::plan)), and the route runs
+    /// ([`execute`](Self::execute)).
+    pub(crate) fn search_with(
+        &self,
+        queries: &[&[f32]],
+        k: usize,
+        expr: Option<&Expr>,
+        ids: Option<&[u64]>,
+        predicate: Option<&Predicate<'_, M>>,
+        options: SearchOptions,
+    ) -> Result<Vec<Vec<Hit>>> {
+        if let Some(ef) = options.ef {
+            check_ef(ef)?;
+        }
+        let expr_ids = self.resolve(expr, ids)?;
+        let filter = Resolved {
+            ids: expr_ids.as_deref().or(ids),
+            predicate,
+        };
+        let index = self.shared.ann.read().clone();
+        let mut allow = None;
+        let planned = self.plan(
+            index.as_ref(),
+            filter.ids,
+            predicate,
+            options.exact,
+            &mut allow,
+        );
+        self.execute(index.as_ref(), planned, queries, k, options.ef, &filter)
+    }
+
+    /// The route for a search (see [`crate::vector::plan`]): from the index (if any, and unless
+    /// `exact`), the allowed ids and the predicate. An allow-list is prepared as the index's
+    /// node filter here (cached per index version); `allow` holds it for the plan's lifetime.
+    fn plan<'a>(
+        &self,
+        index: Option<&'a Arc<AnnIndex>>,
+        ids: Option<&'a [u64]>,
+        predicate: Option<&Predicate<'_, M>>,
+        exact: bool,
+        allow: &'a mut Option<AllowList<'a>>,
+    ) -> Planned<'a> {
+        let exact_scan = |live: usize| Planned {
+            route: Route::ExactScan,
+            nodes: None,
+            // A predicate is tested while scanning: the count is not known in advance.
+            allowed: ids.filter(|_| predicate.is_none()).map(<[u64]>::len),
+            live,
+        };
+        let Some(index) = index.filter(|_| !exact) else {
+            return exact_scan(self.len());
+        };
+        let live = index.live_count();
+        let nodes = match (ids, predicate) {
+            (None, None) => {
+                return Planned {
+                    route: Route::Walk,
+                    nodes: None,
+                    allowed: None,
+                    live,
+                };
             }
-            (Some(index), Some(ids), None) => {
-                self.index_batch_allowing(&index, queries, k, ids, filter)
-            }
-            // The index keeps each node's record when the type is small and fixed-width: the
-            // predicate is tested in memory. Otherwise it needs the record table: exact scan.
-            (Some(index), None, Some(predicate)) if index.records.is_some() => {
-                // Only fixed-width redb values are kept in the index, and they always decode.
-                match index.nodes_where(|bytes| M::decode(bytes).is_ok_and(predicate)) {
-                    Some(words) => self.index_batch_filtered(
-                        &index,
-                        queries,
-                        k,
-                        NodeFilter::Nodes { words },
-                        filter,
-                    ),
-                    None => self.exact_batch(queries, k, filter),
+            (Some(ids), None) => {
+                let cache = &self.shared.filter_cache;
+                match cache.get(index, ids) {
+                    Some(words) => NodeFilter::Nodes { words },
+                    None => {
+                        let allow = &*allow.insert(AllowList::new(ids));
+                        let nodes = NodeFilter::new(index, allow);
+                        if let NodeFilter::Nodes { words } = &nodes {
+                            cache.insert(index, ids, words.clone());
+                        }
+                        nodes
+                    }
                 }
             }
-            _ => self.exact_batch(queries, k, filter),
+            // The index keeps each node's record when the type is small and fixed-width: the
+            // predicate is tested in memory (only fixed-width redb values are kept, and they
+            // always decode). Otherwise it needs the record table: exact scan.
+            (None, Some(predicate)) if index.records.is_some() => {
+                match index.nodes_where(|bytes| M::decode(bytes).is_ok_and(predicate)) {
+                    Some(words) => NodeFilter::Nodes { words },
+                    None => return exact_scan(live),
+                }
+            }
+            _ => return exact_scan(live),
+        };
+        let accepted = nodes.accepted();
+        let listed = matches!(nodes, NodeFilter::Nodes { .. });
+        Planned {
+            route: plan::filtered_route(accepted, live, listed),
+            nodes: Some(nodes),
+            allowed: Some(accepted),
+            live,
         }
+    }
+
+    /// Runs a planned search. A filtered walk that comes back short of `k` while `k` items are
+    /// allowed is redone by a scan, so `k` results come back whenever `k` match.
+    fn execute(
+        &self,
+        index: Option<&Arc<AnnIndex>>,
+        planned: Planned<'_>,
+        queries: &[&[f32]],
+        k: usize,
+        ef: Option<usize>,
+        filter: &Resolved<'_, '_, M>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let (route, nodes) = (planned.route, planned.nodes);
+        let Some(index) = index.filter(|_| route != Route::ExactScan) else {
+            return self.exact_batch(queries, k, filter);
+        };
+        let ef = ef.unwrap_or(index.config.ef_search);
+        let nodes = match (route.walk(), nodes) {
+            (Some(_), None) => {
+                return self.index_batch(queries, |query| index.search(query, k, ef));
+            }
+            (_, Some(nodes)) => nodes,
+            (None, None) => return self.exact_batch(queries, k, filter),
+        };
+        let scan = |query: &[f32]| -> Result<Vec<Hit>> {
+            let mut hits = match &nodes {
+                NodeFilter::Nodes { words } => {
+                    self.index_batch(&[query], |query| index.scan_where(query, k, words))?
+                }
+                // Without a node bitset the accepted nodes are not listed: scan the mirror.
+                NodeFilter::Ids { .. } => self.exact_batch(&[query], k, filter)?,
+            };
+            Ok(hits.pop().unwrap_or_default())
+        };
+        let Some(walk) = route.walk() else {
+            return queries.iter().map(|query| scan(query)).collect();
+        };
+        let accepted = planned.allowed.unwrap_or(0);
+        let results = self.index_batch(queries, |query| {
+            index.search_where(query, k, ef, &nodes, walk)
+        })?;
+        results
+            .into_iter()
+            .zip(queries)
+            .map(|(hits, query)| match hits.len() >= k.min(accepted) {
+                true => Ok(hits),
+                false => scan(query),
+            })
+            .collect()
     }
 
     /// The `k` nearest items by an exact scan of every vector, even when the collection has an
@@ -573,7 +756,11 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        let mut results = self.exact_batch(&[query], k, &Resolved::all())?;
+        let options = SearchOptions {
+            exact: true,
+            ..SearchOptions::default()
+        };
+        let mut results = self.search_with(&[query], k, None, None, None, options)?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -598,12 +785,15 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// ```
     pub fn search_approximate(&self, query: &[f32], k: usize, ef: usize) -> Result<Vec<Hit>> {
         check_ef(ef)?;
-        let index = self.shared.ann.read().clone();
-        let Some(index) = index else {
+        if self.shared.ann.read().is_none() {
             self.shared.check_live()?;
             return Err(Error::NoIndex(self.shared.name.to_string()));
+        }
+        let options = SearchOptions {
+            ef: Some(ef),
+            exact: false,
         };
-        let mut results = self.index_batch(&[query], |query| index.search(query, k, ef))?;
+        let mut results = self.search_with(&[query], k, None, None, None, options)?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -660,78 +850,6 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// ```
     pub fn field_index_stats(&self) -> Result<FieldIndexStats> {
         self.shared.field_index_stats()
-    }
-
-    /// Searches among the items of the allow-list `ids` through the index, by the route the
-    /// planner picks for the share of items allowed ([`plan`]). The allow-list is prepared once
-    /// per index version and list (the collection's [`FilterCache`]). A walk that comes back
-    /// short of k while k items are allowed is redone exactly, so k results come back whenever
-    /// k match.
-    ///
-    /// [`FilterCache`]: crate::vector::ann::filter_cache::FilterCache
-    fn index_batch_allowing(
-        &self,
-        index: &Arc<AnnIndex>,
-        queries: &[&[f32]],
-        k: usize,
-        ids: &[u64],
-        filter: &Resolved<'_, '_, M>,
-    ) -> Result<Vec<Vec<Hit>>> {
-        let cache = &self.shared.filter_cache;
-        let allow;
-        let nodes = match cache.get(index, ids) {
-            Some(words) => NodeFilter::Nodes { words },
-            None => {
-                allow = AllowList::new(ids);
-                let nodes = NodeFilter::new(index, &allow);
-                if let NodeFilter::Nodes { words } = &nodes {
-                    cache.insert(index, ids, words.clone());
-                }
-                nodes
-            }
-        };
-        self.index_batch_filtered(index, queries, k, nodes, filter)
-    }
-
-    /// Searches among the nodes `nodes` accepts, by the route the planner picks for their
-    /// share of the live nodes (see [`index_batch_allowing`](Self::index_batch_allowing)).
-    fn index_batch_filtered(
-        &self,
-        index: &Arc<AnnIndex>,
-        queries: &[&[f32]],
-        k: usize,
-        nodes: NodeFilter<'_>,
-        filter: &Resolved<'_, '_, M>,
-    ) -> Result<Vec<Vec<Hit>>> {
-        let accepted = nodes.accepted();
-        let route = plan::route(accepted, index.live_count());
-        let ef = index.config.ef_search;
-        let results = match (route, &nodes) {
-            (Route::Scan, NodeFilter::Nodes { words }) => {
-                return self.index_batch(queries, |query| index.scan_where(query, k, words));
-            }
-            // Without a node bitset the accepted nodes are not listed: scan the mirror.
-            (Route::Scan, NodeFilter::Ids { .. }) => return self.exact_batch(queries, k, filter),
-            (walk, _) => self.index_batch(queries, |query| {
-                index.search_where(query, k, ef, &nodes, walk)
-            })?,
-        };
-        results
-            .into_iter()
-            .zip(queries)
-            .map(|(hits, query)| {
-                if hits.len() >= k.min(accepted) {
-                    return Ok(hits);
-                }
-                let mut exact = match &nodes {
-                    NodeFilter::Nodes { words } => {
-                        self.index_batch(&[query], |query| index.scan_where(query, k, words))?
-                    }
-                    NodeFilter::Ids { .. } => self.exact_batch(&[query], k, filter)?,
-                };
-                Ok(exact.pop().unwrap_or_default())
-            })
-            .collect()
     }
 
     /// Runs `search` (a search of the index, giving `(distance, id)` nearest first) for each

@@ -9,7 +9,7 @@
 //! speed, a few microseconds), so a hit gives exactly the result a fresh preparation would.
 //! An entry costs 8 bytes per allowed id plus one bit per node.
 //!
-//! [`NodeFilter`]: crate::vector::ann::plan::NodeFilter
+//! [`NodeFilter`]: crate::vector::ann::allow::NodeFilter
 
 use crate::vector::ann::AnnIndex;
 use parking_lot::Mutex;

@@ -8,11 +8,11 @@ use crate::index::hnsw::{Graph, Neighbour, Visited, search_allowed, search_two_h
 use crate::vector::ann::allow::{NodeFilter, node_bit};
 use crate::vector::ann::codes::{NodeCodes, QueryCodes};
 use crate::vector::ann::config::{AnnConfig, AnnMeta};
-use crate::vector::ann::plan::Route;
 use crate::vector::ann::space::{CodeScorer, NodeSpace, PreparedQuery, QueryScorer, WalkScorer};
 use crate::vector::ann::vectors::NodeVectors;
 use crate::vector::element::Element;
 use crate::vector::metric::Metric;
+use crate::vector::plan::Walk;
 use crate::vector::quantize::Quantization;
 use crate::vector::topk::{Candidate, TopK};
 use std::cell::RefCell;
@@ -242,20 +242,19 @@ impl AnnIndex {
     }
 
     /// Like [`search`](Self::search), among the nodes `filter` accepts (prepared for this
-    /// index), by a walk of the kind `route` names ([`Route::Scan`] is not a walk: see
-    /// [`scan_where`](Self::scan_where)).
+    /// index), by a walk of the kind `walk` (see [`scan_where`](Self::scan_where) for the scan).
     pub fn search_where(
         &self,
         query: &[f32],
         k: usize,
         ef: usize,
         filter: &NodeFilter<'_>,
-        route: Route,
+        walk: Walk,
     ) -> Vec<(f32, u64)> {
-        self.walk(query, k, ef, |want, scorer, visited| match route {
+        self.walk(query, k, ef, |want, scorer, visited| match walk {
             // A node bitset is tested by a plain function, so the walks' test loops have no
             // match on the filter's kind inside them.
-            Route::Plain | Route::Scan => match filter {
+            Walk::Plain => match filter {
                 NodeFilter::Nodes { words } => {
                     let accept = |node: u32| node_bit(words, node);
                     search_allowed(&self.graph, want, ef, scorer, &accept, visited)
@@ -265,7 +264,7 @@ impl AnnIndex {
                     search_allowed(&self.graph, want, ef, scorer, &accept, visited)
                 }
             },
-            Route::TwoHop => match filter {
+            Walk::TwoHop => match filter {
                 NodeFilter::Nodes { words } => {
                     let accept = |node: u32| node_bit(words, node);
                     search_two_hop(&self.graph, want, ef, scorer, &accept, visited)

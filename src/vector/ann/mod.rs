@@ -20,11 +20,9 @@
 //! records into its transaction, and publishes the clone after the commit. Readers keep the
 //! version they started with. Dead nodes are compacted away once they are a quarter of the graph.
 //!
-//! **Filters** (`plan.rs`, `allow.rs`, `filter_cache.rs`): an id allow-list is turned into the
-//! set of graph nodes it admits (a bitset, cached per index version for repeated filters), and
-//! the planner picks by the share admitted: the plain walk for most items, a two-hop walk that
-//! scores only admitted nodes for a middle range, and an exact scan of the admitted nodes'
-//! vectors for few. Predicate filters scan the rows that pass.
+//! **Filters** (`allow.rs`, `filter_cache.rs`): an id allow-list is turned into the set of
+//! graph nodes it admits (a bitset, cached per index version for repeated filters); the
+//! planner ([`crate::vector::plan`]) picks the walk or scan by the share admitted.
 
 pub(crate) mod allow;
 mod codes;
@@ -33,7 +31,6 @@ pub(crate) mod filter_cache;
 mod index;
 mod load;
 mod node;
-pub(crate) mod plan;
 mod space;
 mod update;
 mod vectors;

@@ -18,4 +18,4 @@ pub(crate) use expr::{CmpOp, Node};
 pub use expr::{Expr, FieldRef, Literal, field, ids};
 pub(crate) use json::ID_KEY;
 pub use search::Filter;
-pub(crate) use search::Resolved;
+pub(crate) use search::{Predicate, Resolved};

@@ -19,16 +19,6 @@ pub(crate) struct Resolved<'a, 'f, M: Record> {
     pub predicate: Option<&'a Predicate<'f, M>>,
 }
 
-impl<M: Record> Resolved<'_, '_, M> {
-    /// Every item.
-    pub fn all() -> Self {
-        Resolved {
-            ids: None,
-            predicate: None,
-        }
-    }
-}
-
 /// Which items a search may return.
 ///
 /// ```
