@@ -23,8 +23,8 @@ use crate::output::progress;
 use crate::truth::{self, Truth};
 use quiver::Durability;
 use quiver::vector::{
-    AnnConfig, Collection, CollectionConfig, Dynamic, Expr, FieldKind, Filter, Hit, Metric,
-    Store, VectorType, field, ids,
+    AnnConfig, Collection, CollectionConfig, Dynamic, Expr, FieldKind, Filter, Hit, Metric, Store,
+    VectorType, field, ids,
 };
 use rand::rngs::StdRng;
 use rand::seq::index::sample;
@@ -67,7 +67,11 @@ fn records(args: &Args, rows: usize) -> Result<(Vec<Meta>, Vec<Value>), BoxError
         let definition = meta["definition"].as_str().unwrap_or("").to_owned();
         let lemmas: Vec<String> = meta["lemmas"]
             .as_array()
-            .map(|l| l.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut body = String::with_capacity(BODY_BYTES + definition.len());
         while body.len() < BODY_BYTES && !definition.is_empty() {
@@ -466,7 +470,10 @@ pub fn run<V: VectorType>(
     let update_s = started.elapsed().as_secs_f64();
     let nodes_after = items.index_stats().map(|s| s.nodes);
     if nodes_before != nodes_after {
-        return Err(format!("update_record changed the nodes: {nodes_before:?} -> {nodes_after:?}").into());
+        return Err(format!(
+            "update_record changed the nodes: {nodes_before:?} -> {nodes_after:?}"
+        )
+        .into());
     }
     let line = json!({
         "bench": "update_record",

@@ -152,7 +152,13 @@ pub fn filtered_each(
                 let rows: Vec<u32> = (0..data.base.rows() as u32)
                     .filter(|row| allows(q, *row))
                     .collect();
-                top_k(data.distance, &data.base, data.queries.row(q), Some(&rows), k)
+                top_k(
+                    data.distance,
+                    &data.base,
+                    data.queries.row(q),
+                    Some(&rows),
+                    k,
+                )
             };
             bar.inc(1);
             found

@@ -9,6 +9,7 @@ use crate::vector::config::StoredConfig;
 use crate::vector::element::VectorType;
 use crate::vector::fetch::Fetched;
 use crate::vector::fields::FieldIndexStats;
+use crate::vector::fields::resolved::Resolution;
 use crate::vector::filter::{Expr, Filter, Predicate, Resolved};
 use crate::vector::global::feed::Feed;
 use crate::vector::metric::{Metric, check_vector};
@@ -30,6 +31,19 @@ use std::sync::Arc;
 /// An item read back: its vector (decoded to f32) and its record (zero-copy; the guard keeps its
 /// read snapshot alive).
 pub type Item<M> = (Vec<f32>, RecordGuard<M>);
+
+/// The allow-list and deny-list a search runs with: an expression's resolution, or the
+/// caller's allow-list `ids` without one.
+fn split<'a>(
+    resolution: Option<&'a Resolution>,
+    ids: Option<&'a [u64]>,
+) -> (Option<&'a [u64]>, Option<&'a [u64]>) {
+    match resolution {
+        None => (ids, None),
+        Some(Resolution::Allow(allowed)) => (Some(allowed), None),
+        Some(Resolution::Deny(denied)) => (None, Some(denied)),
+    }
+}
 
 /// Options of a search beyond `k` and the filter.
 #[derive(Debug, Clone, Copy, Default)]
@@ -569,13 +583,14 @@ impl<V: VectorType, M: Record> Collection<V, M> {
 
     /// [`explain`](Self::explain), for an exact search if `exact`.
     pub(crate) fn explain_with(&self, filter: &Filter<'_, M>, exact: bool) -> Result<QueryPlan> {
-        let expr_ids = self.resolve(filter.expr.as_ref(), filter.ids)?;
-        let ids = expr_ids.as_deref().or(filter.ids);
+        let resolution = self.resolve(filter.expr.as_ref(), filter.ids)?;
+        let (ids, deny) = split(resolution.as_deref(), filter.ids);
         let index = self.shared.ann.read().clone();
         let mut allow = None;
         let planned = self.plan(
             index.as_ref(),
             ids,
+            deny,
             filter.predicate.as_ref(),
             exact,
             &mut allow,
@@ -587,10 +602,9 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         })
     }
 
-    /// The ids an expression allows (within the allow-list `ids`), or `None` without one.
-    fn resolve(&self, expr: Option<&Expr>, ids: Option<&[u64]>) -> Result<Option<Vec<u64>>> {
-        expr.map(|expr| self.shared.allowed_ids(expr, ids))
-            .transpose()
+    /// What an expression admits (within the allow-list `ids`), or `None` without one.
+    fn resolve(&self, expr: Option<&Expr>, ids: Option<&[u64]>) -> Result<Option<Arc<Resolution>>> {
+        expr.map(|expr| self.shared.resolve(expr, ids)).transpose()
     }
 
     /// Every search of the collection: the filter's expression is answered from the field
@@ -608,16 +622,19 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         if let Some(ef) = options.ef {
             check_ef(ef)?;
         }
-        let expr_ids = self.resolve(expr, ids)?;
+        let resolution = self.resolve(expr, ids)?;
+        let (ids, deny) = split(resolution.as_deref(), ids);
         let filter = Resolved {
-            ids: expr_ids.as_deref().or(ids),
+            ids,
+            deny,
             predicate,
         };
         let index = self.shared.ann.read().clone();
         let mut allow = None;
         let planned = self.plan(
             index.as_ref(),
-            filter.ids,
+            ids,
+            deny,
             predicate,
             options.exact,
             &mut allow,
@@ -632,6 +649,7 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         &self,
         index: Option<&'a Arc<AnnIndex>>,
         ids: Option<&'a [u64]>,
+        deny: Option<&'a [u64]>,
         predicate: Option<&Predicate<'_, M>>,
         exact: bool,
         allow: &'a mut Option<AllowList<'a>>,
@@ -640,7 +658,11 @@ impl<V: VectorType, M: Record> Collection<V, M> {
             route: Route::ExactScan,
             nodes: None,
             // A predicate is tested while scanning: the count is not known in advance.
-            allowed: ids.filter(|_| predicate.is_none()).map(<[u64]>::len),
+            allowed: match (ids, deny, predicate) {
+                (Some(ids), _, None) => Some(ids.len()),
+                (_, Some(deny), None) => Some(live.saturating_sub(deny.len())),
+                _ => None,
+            },
             live,
         };
         let Some(index) = index.filter(|_| !exact) else {
@@ -648,6 +670,10 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         };
         let live = index.live_count();
         let nodes = match (ids, predicate) {
+            (None, None) if deny.is_some() => NodeFilter::Deny {
+                index,
+                deny: deny.unwrap_or_default(),
+            },
             (None, None) => {
                 return Planned {
                     route: Route::Walk,
@@ -673,7 +699,7 @@ impl<V: VectorType, M: Record> Collection<V, M> {
             // The index keeps each node's record when the type is small and fixed-width: the
             // predicate is tested in memory (only fixed-width redb values are kept, and they
             // always decode). Otherwise it needs the record table: exact scan.
-            (None, Some(predicate)) if index.records.is_some() => {
+            (None, Some(predicate)) if index.records.is_some() && deny.is_none() => {
                 match index.nodes_where(|bytes| M::decode(bytes).is_ok_and(predicate)) {
                     Some(words) => NodeFilter::Nodes { words },
                     None => return exact_scan(live),
@@ -720,7 +746,9 @@ impl<V: VectorType, M: Record> Collection<V, M> {
                     self.index_batch(&[query], |query| index.scan_where(query, k, words))?
                 }
                 // Without a node bitset the accepted nodes are not listed: scan the mirror.
-                NodeFilter::Ids { .. } => self.exact_batch(&[query], k, filter)?,
+                NodeFilter::Ids { .. } | NodeFilter::Deny { .. } => {
+                    self.exact_batch(&[query], k, filter)?
+                }
             };
             Ok(hits.pop().unwrap_or_default())
         };
@@ -900,12 +928,16 @@ impl<V: VectorType, M: Record> Collection<V, M> {
             self.shared.check_live()?;
             return Ok(vec![Vec::new(); queries.len()]);
         };
-        let allow = match allowed_ids {
-            None => Allow::all(),
-            Some(ids) => {
+        let allow = match (allowed_ids, filter.deny) {
+            (Some(ids), _) => {
                 let slots = ids.iter().filter_map(|id| mirror.slot_of(*id)).collect();
                 Allow::from_slots(slots, mirror.len())
             }
+            (None, Some(deny)) => {
+                let slots: Vec<usize> = deny.iter().filter_map(|id| mirror.slot_of(*id)).collect();
+                Allow::except_slots(&slots, mirror.len())
+            }
+            (None, None) => Allow::all(),
         };
         let sources = [Source {
             index: 0,
@@ -958,6 +990,12 @@ impl<V: VectorType, M: Record> Collection<V, M> {
                 for entry in table.range::<u64>(..)? {
                     let (id, record) = entry?;
                     checks.verify(id.value(), Part::Record, record.value())?;
+                    if filter
+                        .deny
+                        .is_some_and(|deny| deny.binary_search(&id.value()).is_ok())
+                    {
+                        continue;
+                    }
                     if predicate(M::decode(record.value())?) {
                         allowed.push(id.value());
                     }

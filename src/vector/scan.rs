@@ -56,6 +56,20 @@ impl Allow {
         }
     }
 
+    /// Every slot but `slots`, out of `len`.
+    pub fn except_slots(slots: &[usize], len: usize) -> Allow {
+        let mut mask = vec![true; len];
+        for &slot in slots {
+            if let Some(flag) = mask.get_mut(slot) {
+                *flag = false;
+            }
+        }
+        Allow {
+            mask: Some(mask),
+            blocks: None,
+        }
+    }
+
     /// Only `slots`, out of `len`.
     pub fn from_slots(slots: Vec<usize>, len: usize) -> Allow {
         let mut mask = vec![false; len];

@@ -10,6 +10,7 @@ use crate::vector::checks::RowChecks;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
 use crate::vector::fields::index::{FieldIndexStats, FieldIndexes};
+use crate::vector::fields::resolved::{Resolution, ResolutionCache};
 use crate::vector::fields::table as field_table;
 use crate::vector::filter::Expr;
 use crate::vector::mirror::Mirror;
@@ -53,6 +54,8 @@ pub(crate) struct CollectionShared {
     pub ann: RwLock<Option<Arc<AnnIndex>>>,
     /// Allow-lists recently prepared for graph walks (see [`FilterCache`]).
     pub filter_cache: FilterCache,
+    /// The answers of recent filter expressions (see [`ResolutionCache`]).
+    pub resolutions: ResolutionCache,
     /// Highest change sequence number committed (any durability).
     pub committed_seq: AtomicU64,
     /// Highest change sequence number known to be durable.
@@ -117,6 +120,7 @@ impl CollectionShared {
             vector_ids: OnceLock::new(),
             ann: RwLock::new(None),
             filter_cache: FilterCache::default(),
+            resolutions: ResolutionCache::default(),
             committed_seq: AtomicU64::new(committed),
             durable_seq: AtomicU64::new(committed),
             trim_upto: AtomicU64::new(0),
@@ -197,15 +201,35 @@ impl CollectionShared {
         Ok(self.fields.read())
     }
 
-    /// The ids `expr` allows, within `within` if given (an allow-list), sorted.
-    /// [`Error::InvalidFilter`] if it names an unknown field or compares one with a value of
-    /// another kind.
-    pub fn allowed_ids(&self, expr: &Expr, within: Option<&[u64]>) -> Result<Vec<u64>> {
-        let mut allowed = self.allowed(expr)?;
+    /// What `expr` (within the allow-list `within`) admits, as the smaller of the two lists: the
+    /// ids it allows, or the ids it denies of all live items.
+    /// Answers without an allow-list are kept for repeated filters (see [`ResolutionCache`]).
+    pub fn resolve(&self, expr: &Expr, within: Option<&[u64]>) -> Result<Arc<Resolution>> {
+        let guard = self.field_indexes()?;
+        let Some(indexes) = guard.as_ref() else {
+            self.check_live()?;
+            return Ok(Arc::new(Resolution::Allow(Vec::new())));
+        };
+        let generation = indexes.generation();
+        if within.is_none()
+            && let Some(cached) = self.resolutions.get(expr, generation)
+        {
+            return Ok(cached);
+        }
+        let mut allowed = indexes.evaluate(expr)?;
         if let Some(within) = within {
             allowed &= within.iter().copied().collect::<roaring::RoaringTreemap>();
+            return Ok(Arc::new(Resolution::Allow(allowed.iter().collect())));
         }
-        Ok(allowed.iter().collect())
+        let live = indexes.live();
+        let resolution = Arc::new(match allowed.len() * 2 > live.len() {
+            true => Resolution::Deny((live - &allowed).iter().collect()),
+            false => Resolution::Allow(allowed.iter().collect()),
+        });
+        drop(guard);
+        self.resolutions
+            .insert(expr, generation, resolution.clone());
+        Ok(resolution)
     }
 
     /// The set of ids `expr` allows.

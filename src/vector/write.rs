@@ -400,7 +400,11 @@ fn update_index<V: VectorType, M: Record>(
                 _ => None,
             },
             Change::Delete { id, .. } => Some(IndexOp::Delete { id: *id }),
-            Change::Record { id, record, .. } => Some(IndexOp::Record { id: *id, record }),
+            // Only an index that keeps records in memory cares about a new record.
+            Change::Record { id, record, .. } if published.records.is_some() => {
+                Some(IndexOp::Record { id: *id, record })
+            }
+            Change::Record { .. } => None,
         })
         .collect();
     if ops.is_empty() {

@@ -72,6 +72,12 @@ pub(crate) enum NodeFilter<'a> {
         index: &'a AnnIndex,
         allow: &'a AllowList<'a>,
     },
+    /// Every live node but those of the denied ids (sorted): a deny-list, or a filter that
+    /// admits most items, tested by a binary search of its few exceptions per node met.
+    Deny {
+        index: &'a AnnIndex,
+        deny: &'a [u64],
+    },
 }
 
 impl<'a> NodeFilter<'a> {
@@ -100,7 +106,7 @@ impl<'a> NodeFilter<'a> {
     }
 
     /// How many nodes it accepts: exact for a node bitset, the allow-list's length (an upper
-    /// bound) otherwise.
+    /// bound) for a list, the live nodes less the denied ids (a lower bound) for a deny-list.
     pub fn accepted(&self) -> usize {
         match self {
             NodeFilter::Nodes { words } => words.iter().map(|w| w.count_ones() as usize).sum(),
@@ -108,6 +114,7 @@ impl<'a> NodeFilter<'a> {
                 AllowList::Bits { words } => words.iter().map(|w| w.count_ones() as usize).sum(),
                 AllowList::Sorted(sorted) => sorted.len(),
             },
+            NodeFilter::Deny { index, deny } => index.live_count().saturating_sub(deny.len()),
         }
     }
 }
@@ -129,12 +136,15 @@ impl NodeTest for NodeFilter<'_> {
             NodeFilter::Ids { index, allow } => {
                 allow.contains(index.id(node)) && !index.is_dead(node)
             }
+            NodeFilter::Deny { index, deny } => {
+                !index.is_dead(node) && deny.binary_search(&index.id(node)).is_err()
+            }
         }
     }
 
     #[inline]
     fn prefetch(&self, node: u32) {
-        if let NodeFilter::Ids { index, .. } = self {
+        if let NodeFilter::Ids { index, .. } | NodeFilter::Deny { index, .. } = self {
             index.prefetch_id(node);
         }
     }
@@ -200,6 +210,14 @@ pub(crate) mod tests {
             } else {
                 // Without a node bitset, the allow-list's length bounds the count.
                 assert_eq!(filter.accepted(), allowed.len());
+            }
+            let denied: Vec<u64> = (0..3_000).filter(|i| i % 3 == 1).map(id_of).collect();
+            let deny = NodeFilter::Deny {
+                index: &index,
+                deny: &denied,
+            };
+            for node in 0..3_000u32 {
+                assert_eq!(deny.accepts(node), filter.accepts(node), "node {node}");
             }
         }
     }

@@ -259,7 +259,7 @@ impl AnnIndex {
                     let accept = |node: u32| node_bit(words, node);
                     search_allowed(&self.graph, want, ef, scorer, &accept, visited)
                 }
-                NodeFilter::Ids { .. } => {
+                NodeFilter::Ids { .. } | NodeFilter::Deny { .. } => {
                     let accept = |node: u32| filter.accepts(node);
                     search_allowed(&self.graph, want, ef, scorer, &accept, visited)
                 }
@@ -269,7 +269,7 @@ impl AnnIndex {
                     let accept = |node: u32| node_bit(words, node);
                     search_two_hop(&self.graph, want, ef, scorer, &accept, visited)
                 }
-                NodeFilter::Ids { .. } => {
+                NodeFilter::Ids { .. } | NodeFilter::Deny { .. } => {
                     search_two_hop(&self.graph, want, ef, scorer, filter, visited)
                 }
             },

@@ -46,6 +46,8 @@ pub(crate) struct FieldIndexes {
     postings: Vec<Postings>,
     present: Vec<RoaringTreemap>,
     all: RoaringTreemap,
+    /// Moves on with every change, so answers computed at one generation are known stale.
+    generation: u64,
 }
 
 impl FieldIndexes {
@@ -62,11 +64,18 @@ impl FieldIndexes {
                 .collect(),
             present: vec![RoaringTreemap::new(); fields.len()],
             all: RoaringTreemap::new(),
+            generation: 0,
         }
+    }
+
+    /// The generation: it moves on with every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Records that item `id` is live (whether or not it has indexed values).
     pub fn insert_item(&mut self, id: u64) {
+        self.generation += 1;
         self.all.insert(id);
     }
 
@@ -101,6 +110,7 @@ impl FieldIndexes {
 
     /// Removes item `id`, whose indexed values were `terms`.
     pub fn remove(&mut self, id: u64, terms: &Terms) {
+        self.generation += 1;
         self.all.remove(id);
         for (field, term) in terms {
             let field = usize::from(*field);
@@ -122,6 +132,11 @@ impl FieldIndexes {
                 _ => {}
             }
         }
+    }
+
+    /// Every live item.
+    pub fn live(&self) -> &RoaringTreemap {
+        &self.all
     }
 
     /// The ids `expr` allows, checked against the declared fields first.

@@ -12,11 +12,14 @@
 //! - `index.rs`: the in-memory indexes (roaring bitmaps per value, ordered pairs for ranges),
 //!   loaded from the table on first use and kept current by commits; they turn a filter
 //!   [`Expr`](crate::vector::Expr) into the set of allowed ids.
+//! - `resolved.rs`: that set as searches take it (allowed or denied ids), with the answers of
+//!   recent expressions kept per generation of the indexes.
 
 pub(crate) mod index;
 pub(crate) mod kind;
 #[cfg(feature = "testing")]
 pub(crate) mod mutation;
+pub(crate) mod resolved;
 pub(crate) mod table;
 pub(crate) mod term;
 

@@ -12,10 +12,12 @@ use std::fmt;
 pub(crate) type Predicate<'f, M> =
     Box<dyn for<'a> Fn(<M as Record>::Value<'a>) -> bool + Send + Sync + 'f>;
 
-/// A filter whose expression has been answered: the ids it allows (with the allow-list's) and
-/// the predicate still to test.
+/// A filter whose expression has been answered: the ids it allows (with the allow-list's), or
+/// the few it denies when it admits most items, and the predicate still to test.
 pub(crate) struct Resolved<'a, 'f, M: Record> {
     pub ids: Option<&'a [u64]>,
+    /// Sorted; never set together with `ids`.
+    pub deny: Option<&'a [u64]>,
     pub predicate: Option<&'a Predicate<'f, M>>,
 }
 
