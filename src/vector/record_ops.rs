@@ -173,6 +173,26 @@ impl<V: VectorType, M: Record> Collection<V, M> {
             .map(|n| n > 0)
     }
 
+    /// [`update_record`](Self::update_record) for the item named `string_id` (string-id items
+    /// are addressed by their string, as for every write).
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, u32>("c", CollectionConfig::new(Metric::L2))?;
+    /// c.upsert_str("doc", &[1.0], &10)?;
+    /// assert!(c.update_record_str("doc", &11)?);
+    /// assert!(!c.update_record_str("nope", &11)?);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn update_record_str(&self, string_id: &str, record: &M::Value<'_>) -> Result<bool> {
+        let mut batch = self.batch();
+        batch.update_record_str(string_id, record)?;
+        self.commit_counted(batch, Durability::Immediate)
+            .map(|n| n > 0)
+    }
+
     /// Sets some fields of item `id`'s record, durably (see [`WriteBatch::patch`]). Returns
     /// whether the item exists.
     ///
@@ -192,6 +212,25 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     pub fn patch(&self, id: u64, patch: &serde_json::Value) -> Result<bool> {
         let mut batch = self.batch();
         batch.patch(id, patch)?;
+        self.commit_counted(batch, Durability::Immediate)
+            .map(|n| n > 0)
+    }
+
+    /// [`patch`](Self::patch) for the item named `string_id`.
+    ///
+    /// ```
+    /// # use quiver::vector::{CollectionConfig, Dynamic, Metric, Store, F32};
+    /// use serde_json::json;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, Dynamic>("c", CollectionConfig::new(Metric::Dot))?;
+    /// c.upsert_str("doc", &[1.0], &json!({"n": 1}))?;
+    /// assert!(c.patch_str("doc", &json!({"n": 2}))?);
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn patch_str(&self, string_id: &str, patch: &serde_json::Value) -> Result<bool> {
+        let mut batch = self.batch();
+        batch.patch_str(string_id, patch)?;
         self.commit_counted(batch, Durability::Immediate)
             .map(|n| n > 0)
     }

@@ -210,6 +210,21 @@ impl CollectionShared {
             self.check_live()?;
             return Ok(Arc::new(Resolution::Allow(Vec::new())));
         };
+        // A pure deny-list (a recommender's "not seen"): its live ids are the answer, found
+        // with a lookup each instead of a pass over every live item.
+        if within.is_none()
+            && let Some(denied) = expr.denied_ids()
+        {
+            let live = indexes.live();
+            let mut denied: Vec<u64> = denied
+                .iter()
+                .copied()
+                .filter(|id| live.contains(*id))
+                .collect();
+            denied.sort_unstable();
+            denied.dedup();
+            return Ok(Arc::new(Resolution::Deny(denied)));
+        }
         let generation = indexes.generation();
         if within.is_none()
             && let Some(cached) = self.resolutions.get(expr, generation)

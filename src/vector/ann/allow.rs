@@ -11,27 +11,35 @@ use std::sync::Arc;
 /// times the list.
 const BITS_PER_ID: u64 = 512;
 
-/// An id allow-list prepared for membership tests. Lists of ids in a range at most
-/// [`BITS_PER_ID`] times their number (the usual case: ids are row numbers or counters) become
-/// a bitset, tested with one load; others are sorted and binary-searched (borrowed when the
+/// An id allow-list prepared for membership tests. Lists of ids whose span (largest less
+/// smallest) is at most [`BITS_PER_ID`] times their number (the usual case: ids are row
+/// numbers or counters, or string ids, which count up from 2^63) become a bitset from the
+/// smallest id, tested with one load; others are sorted and binary-searched (borrowed when the
 /// caller's list is already sorted).
 #[derive(Debug)]
 pub(crate) enum AllowList<'a> {
-    Bits { words: Vec<u64> },
+    /// Bit `i` stands for id `base + i`.
+    Bits {
+        base: u64,
+        words: Vec<u64>,
+    },
     Sorted(Cow<'a, [u64]>),
 }
 
 impl<'a> AllowList<'a> {
     pub fn new(ids: &'a [u64]) -> AllowList<'a> {
+        let min = ids.iter().copied().min().unwrap_or(0);
         let max = ids.iter().copied().max().unwrap_or(0);
-        let span_fits = max / BITS_PER_ID <= ids.len() as u64;
-        if span_fits && let Ok(bits) = usize::try_from(max) {
+        let span = max - min;
+        let span_fits = span / BITS_PER_ID <= ids.len() as u64;
+        if span_fits && let Ok(bits) = usize::try_from(span) {
             let mut words = vec![0u64; bits / 64 + 1];
             for &id in ids {
-                // id <= max, so id / 64 < words.len().
-                words[(id / 64) as usize] |= 1 << (id % 64);
+                // min <= id <= max, so (id - min) / 64 < words.len().
+                let bit = id - min;
+                words[(bit / 64) as usize] |= 1 << (bit % 64);
             }
-            return AllowList::Bits { words };
+            return AllowList::Bits { base: min, words };
         }
         let sorted = if ids.is_sorted() {
             Cow::Borrowed(ids)
@@ -47,10 +55,11 @@ impl<'a> AllowList<'a> {
     #[inline]
     pub fn contains(&self, id: u64) -> bool {
         match self {
-            AllowList::Bits { words } => usize::try_from(id / 64)
-                .ok()
-                .and_then(|word| words.get(word))
-                .is_some_and(|word| word & (1 << (id % 64)) != 0),
+            AllowList::Bits { base, words } => id
+                .checked_sub(*base)
+                .and_then(|bit| Some((usize::try_from(bit / 64).ok()?, bit % 64)))
+                .and_then(|(word, bit)| words.get(word).map(|w| w & (1 << bit) != 0))
+                .unwrap_or(false),
             AllowList::Sorted(sorted) => sorted.binary_search(&id).is_ok(),
         }
     }
@@ -82,7 +91,7 @@ pub(crate) enum NodeFilter<'a> {
 
 impl<'a> NodeFilter<'a> {
     pub fn new(index: &'a AnnIndex, allow: &'a AllowList<'a>) -> NodeFilter<'a> {
-        let AllowList::Bits { words: ids } = allow else {
+        let AllowList::Bits { base, words: ids } = allow else {
             return NodeFilter::Ids { index, allow };
         };
         let mut words = Vec::with_capacity(index.len().div_ceil(64));
@@ -92,9 +101,10 @@ impl<'a> NodeFilter<'a> {
             for (ids64, dead64) in node_ids.chunks(64).zip(dead.chunks(64)) {
                 let mut word = 0u64;
                 for (bit, (&id, &dead)) in ids64.iter().zip(dead64).enumerate() {
-                    let allowed = ids
-                        .get((id / 64) as usize)
-                        .map_or(0, |w| (w >> (id % 64)) & 1);
+                    let allowed = id.checked_sub(*base).map_or(0, |bit| {
+                        ids.get((bit / 64) as usize)
+                            .map_or(0, |w| (w >> (bit % 64)) & 1)
+                    });
                     word |= (allowed & u64::from(!dead)) << bit;
                 }
                 words.push(word);
@@ -111,7 +121,9 @@ impl<'a> NodeFilter<'a> {
         match self {
             NodeFilter::Nodes { words } => words.iter().map(|w| w.count_ones() as usize).sum(),
             NodeFilter::Ids { allow, .. } => match allow {
-                AllowList::Bits { words } => words.iter().map(|w| w.count_ones() as usize).sum(),
+                AllowList::Bits { words, .. } => {
+                    words.iter().map(|w| w.count_ones() as usize).sum()
+                }
                 AllowList::Sorted(sorted) => sorted.len(),
             },
             NodeFilter::Deny { index, deny } => index.live_count().saturating_sub(deny.len()),
@@ -163,6 +175,13 @@ pub(crate) mod tests {
             assert_eq!(list.contains(id), dense.contains(&id), "id {id}");
         }
         assert!(!list.contains(u64::MAX));
+        // String ids count up from 2^63: a bitset from the smallest.
+        let named = [(1u64 << 63) + 5, (1 << 63) + 2, u64::MAX];
+        let list = AllowList::new(&named[..2]);
+        assert!(matches!(list, AllowList::Bits { .. }));
+        assert!(list.contains((1 << 63) + 5) && !list.contains((1 << 63) + 3));
+        assert!(!list.contains(5) && !list.contains(u64::MAX));
+        assert!(matches!(AllowList::new(&named), AllowList::Sorted(_)));
         // A span of more than 512 ids per listed id: sorted, borrowed when already in order.
         let sparse = [1u64, 4, 1 << 40];
         let list = AllowList::new(&sparse);
@@ -191,12 +210,16 @@ pub(crate) mod tests {
     #[test]
     fn node_filters_accept_exactly_the_live_allowed_nodes() {
         // 3,000 nodes: two full chunks of ids and a short one, so words end mid-chunk.
-        for id_of in [|i: usize| i as u64 * 3, |i: usize| ((i as u64) << 40) | 1] {
+        for id_of in [
+            |i: usize| i as u64 * 3,
+            |i: usize| ((i as u64) << 40) | 1,
+            |i: usize| (1 << 63) + i as u64 * 2,
+        ] {
             let index = index_with(3_000, id_of);
             let allowed: Vec<u64> = (0..3_000).filter(|i| i % 3 != 1).map(id_of).collect();
             let allow = AllowList::new(&allowed);
             let filter = NodeFilter::new(&index, &allow);
-            let dense = id_of(1) == 3;
+            let dense = id_of(1) - id_of(0) < 512;
             assert_eq!(matches!(filter, NodeFilter::Nodes { .. }), dense);
             let mut expected = 0;
             for node in 0..3_100u32 {

@@ -147,6 +147,17 @@ impl Expr {
         Expr(Node::All)
     }
 
+    /// The ids of a pure deny-list (`!ids(..)`), if that is what the expression is.
+    pub(crate) fn denied_ids(&self) -> Option<&[u64]> {
+        match &self.0 {
+            Node::Not(inner) => match inner.as_ref() {
+                Node::Ids(ids) => Some(ids),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Whether the expression matches every item without looking at any field.
     pub(crate) fn is_all(&self) -> bool {
         matches!(self.0, Node::All)
