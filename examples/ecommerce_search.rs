@@ -1,35 +1,48 @@
 //! Similarity search for an e-commerce site in one quiver file.
 //!
-//! Three entity types are three collections of 384-d embeddings: products (name, category,
-//! price, stock), users (name, favourite category) and reviews (product, stars, text; string ids
-//! such as `review-17`). The data is generated so that results can be checked: every category
-//! has a direction in embedding space, and each item's embedding is its category's direction
-//! plus noise.
+//! Three entity types are three collections of 384-d embeddings: products (a struct record with
+//! name, category, price and stock, the last three indexed fields), users (name, favourite
+//! category) and reviews (product, author, stars, text; string ids such as `review-17`). The
+//! data is generated so that results can be checked: every category has a direction in
+//! embedding space, and each item's embedding is its category's direction plus noise; users
+//! review products of their favourite category.
 //!
 //! The program ingests the three collections at the same time (one thread each), then runs a
-//! product similarity search, a filtered search (category, price, in stock), a global search
-//! across all types through `_global_index`, and the second lookup that prints full records. It
-//! checks every result against a brute-force computation or the data's structure, reopens the
-//! file and checks again, and prints timings. It exits with an error if any check fails.
+//! product similarity search, a filtered search on indexed fields (category, price range, in
+//! stock), recommendations that exclude each user's already-reviewed products (a deny-list per
+//! query, in one batch), a global search across all types through `_global_index`, and the
+//! second lookup that prints full records. It checks every result against a brute-force
+//! computation or the data's structure, reopens the file and checks again, and prints timings.
+//! It exits with an error if any check fails.
 //!
 //! Run: `cargo run --release --example ecommerce_search [PATH]` (default: a temporary file).
 
 use quiver::Durability;
-use quiver::vector::{Collection, CollectionConfig, F32, Filter, Hit, Metric, Store};
+use quiver::vector::{
+    Collection, CollectionConfig, Doc, F32, FieldKind, Hit, Metric, Store, field, ids,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use std::error::Error;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 const DIM: usize = 384;
 type Vector = F32<DIM>;
-/// name, category, price in cents, in stock
-type Product = (&'static str, &'static str, u32, bool);
-/// name, favourite category
+/// A product: a plain serde struct; `category`, `price` and `in_stock` are indexed fields.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Product {
+    name: String,
+    category: String,
+    /// In cents.
+    price: u32,
+    in_stock: bool,
+}
+/// name, favourite category (a redb tuple: zero-copy, no indexed fields)
 type User = (&'static str, &'static str);
-/// product id, stars, text
-type Review = (u64, u8, &'static str);
+/// product id, author (user id), stars, text
+type Review = (u64, u64, u8, &'static str);
 
 const CATEGORIES: [&str; 12] = [
     "lamps", "chairs", "garden", "kitchen", "books", "toys", "audio", "bikes", "tools", "shoes",
@@ -45,7 +58,8 @@ struct Data {
     centers: Vec<Vec<f32>>,
     products: Vec<(Vec<f32>, String, usize, u32, bool)>,
     users: Vec<(Vec<f32>, String, usize)>,
-    reviews: Vec<(Vec<f32>, u64, u8, String)>,
+    /// (embedding, product, author, stars, text)
+    reviews: Vec<(Vec<f32>, u64, u64, u8, String)>,
 }
 
 fn normalized(mut v: Vec<f32>) -> Vec<f32> {
@@ -84,7 +98,7 @@ fn generate() -> Data {
             )
         })
         .collect::<Vec<_>>();
-    let users = (0..USERS)
+    let users: Vec<(Vec<f32>, String, usize)> = (0..USERS)
         .map(|id| {
             let category = rng.random_range(0..CATEGORIES.len());
             (
@@ -94,13 +108,37 @@ fn generate() -> Data {
             )
         })
         .collect();
+    let categories = CATEGORIES.len() as u64;
+    // The first 64 users have reviewed the in-stock product nearest to them (so leaving out
+    // what they reviewed changes their recommendations); other reviews are by random users of
+    // random products in their favourite category.
+    let nearest_in_stock = |user: &[f32]| -> u64 {
+        let mut best = (f32::INFINITY, 0);
+        for (id, p) in products.iter().enumerate() {
+            let d = cosine_distance(user, &p.0);
+            if p.4 && d < best.0 {
+                best = (d, id as u64);
+            }
+        }
+        best.1
+    };
     let reviews = (0..REVIEWS)
-        .map(|_| {
-            let product = rng.random_range(0..PRODUCTS);
+        .map(|n| {
+            let author = if n < 64 {
+                n
+            } else {
+                rng.random_range(0..USERS)
+            };
+            let category = users[author as usize].2 as u64;
+            let product = if n < 64 {
+                nearest_in_stock(&users[author as usize].0)
+            } else {
+                category + categories * rng.random_range(0..PRODUCTS / categories)
+            };
             let stars = rng.random_range(1..=5u8);
-            let category = products[product as usize].2;
             let text = format!("review of {}", products[product as usize].1);
-            (near(&centers[category], &mut rng), product, stars, text)
+            let vector = near(&centers[category as usize], &mut rng);
+            (vector, product, author, stars, text)
         })
         .collect();
     Data {
@@ -154,21 +192,24 @@ fn print_records(store: &Store, hits: &[Hit]) -> quiver::Result<()> {
     for fetched in store.fetch(hits)? {
         let hit = &fetched.hit;
         let record = match &*hit.collection {
-            "products" => fetched
-                .record::<Product>()?
-                .map(|(name, category, price, stock)| {
-                    format!(
-                        "{name} ({category}), ${}.{:02}, in stock: {stock}",
-                        price / 100,
-                        price % 100
-                    )
-                }),
+            "products" => fetched.record::<Doc<Product>>()?.map(|p| {
+                format!(
+                    "{} ({}), ${}.{:02}, in stock: {}",
+                    p.name,
+                    p.category,
+                    p.price / 100,
+                    p.price % 100,
+                    p.in_stock
+                )
+            }),
             "users" => fetched
                 .record::<User>()?
                 .map(|(name, category)| format!("{name}, likes {category}")),
             "reviews" => fetched
                 .record::<Review>()?
-                .map(|(product, stars, text)| format!("{text} (product {product}, {stars}/5)")),
+                .map(|(product, author, stars, text)| {
+                    format!("{text} (product {product}, user {author}, {stars}/5)")
+                }),
             _ => None,
         };
         let name = fetched
@@ -200,9 +241,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         quiver::vector::distance::kernel_name()
     );
 
-    // Ingest: one thread per collection, all at once.
+    // Ingest: one thread per collection, all at once. Products declare indexed fields.
     let config = CollectionConfig::new(Metric::Cosine);
-    let products = store.create_collection::<Vector, Product>("products", config.clone())?;
+    let product_config = config
+        .clone()
+        .field("category", FieldKind::Keyword)
+        .field("price", FieldKind::Int)
+        .field("in_stock", FieldKind::Bool);
+    let products = store.create_collection::<Vector, Doc<Product>>("products", product_config)?;
     let users = store.create_collection::<Vector, User>("users", config.clone())?;
     let reviews = store.create_collection::<Vector, Review>("reviews", config)?;
     let started = Instant::now();
@@ -210,11 +256,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         let p = scope.spawn(|| {
             ingest(&products, PRODUCTS, |batch, id| {
                 let (v, name, category, price, stock) = &data.products[id as usize];
-                batch.upsert(
-                    id,
-                    v,
-                    &(name.as_str(), CATEGORIES[*category], *price, *stock),
-                )
+                let product = Product {
+                    name: name.clone(),
+                    category: CATEGORIES[*category].to_owned(),
+                    price: *price,
+                    in_stock: *stock,
+                };
+                batch.upsert(id, v, &product)
             })
         });
         let u = scope.spawn(|| {
@@ -225,11 +273,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         });
         let r = scope.spawn(|| {
             ingest(&reviews, REVIEWS, |batch, n| {
-                let (v, product, stars, text) = &data.reviews[n as usize];
+                let (v, product, author, stars, text) = &data.reviews[n as usize];
                 batch.upsert_str(
                     &format!("review-{n}"),
                     v,
-                    &(*product, *stars, text.as_str()),
+                    &(*product, *author, *stars, text.as_str()),
                 )
             })
         });
@@ -272,8 +320,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         "all ten share its category",
     )?;
 
-    // 2. Filtered: lamps under $50 that are in stock, nearest to a user who likes lamps.
-    println!("\nin-stock lamps under $50 for user 3:");
+    // 2. Filtered on indexed fields: lamps under $50 that are in stock, nearest to a user who
+    //    likes lamps. The filter is answered from the field indexes, no record is read.
+    println!("\nin-stock lamps under $50 for a user who likes lamps:");
     let user = data
         .users
         .iter()
@@ -282,12 +331,20 @@ fn main() -> Result<(), Box<dyn Error>> {
     let query = &data.users[user].0;
     let wanted =
         |category: &str, price: u32, stock: bool| category == "lamps" && price < 5_000 && stock;
-    let filter = Filter::predicate(
-        move |(_, category, price, stock): (&str, &str, u32, bool)| wanted(category, price, stock),
-    );
+    let filter =
+        field("category").eq("lamps") & field("price").lt(5_000) & field("in_stock").eq(true);
     let started = Instant::now();
-    let hits = products.search_filtered(query, 10, &filter)?;
+    let hits = products.query(query).k(10).filter(filter.clone()).run()?;
     let elapsed = started.elapsed();
+    check(
+        products.count(&filter)? as usize
+            == data
+                .products
+                .iter()
+                .filter(|p| wanted(CATEGORIES[p.2], p.3, p.4))
+                .count(),
+        "count by filter equals the matching products",
+    )?;
     print_records(&store, &hits)?;
     println!("  filtered search: {elapsed:.2?}");
     let mut expected: Vec<(f32, u64)> = data
@@ -387,7 +444,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // 4. Batched: 64 user queries at once.
     let queries: Vec<&[f32]> = data.users[..64].iter().map(|u| u.0.as_slice()).collect();
     let started = Instant::now();
-    let results = products.search_batch(&queries, 10, &Filter::all())?;
+    let results = products.query_batch(&queries).k(10).run_batch()?;
     let batched = started.elapsed();
     println!(
         "\n64 user-to-product queries in one batch: {batched:.2?} ({:.2?} per query)",
@@ -401,13 +458,78 @@ fn main() -> Result<(), Box<dyn Error>> {
         "each user's recommendations are in their favourite category",
     )?;
 
+    // 4b. Recommendations that leave out what each user already reviewed: one deny-list per
+    //     query, in one batch.
+    let seen: Vec<Vec<u64>> = (0..64u64)
+        .map(|user| {
+            let mut seen: Vec<u64> = data
+                .reviews
+                .iter()
+                .filter(|r| r.2 == user)
+                .map(|r| r.1)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen
+        })
+        .collect();
+    let started = Instant::now();
+    let recommended = products
+        .query_batch(&queries)
+        .k(10)
+        .filter(field("in_stock").eq(true))
+        .filters(seen.iter().map(|s| !ids(s)).collect())
+        .run_batch()?;
+    let elapsed = started.elapsed();
+    println!(
+        "64 recommendations excluding each user's {} reviewed products on average: {elapsed:.2?}",
+        seen.iter().map(Vec::len).sum::<usize>() / 64
+    );
+    let expected_for = |user: usize| -> Vec<u64> {
+        let mut scored: Vec<(f32, u64)> = data
+            .products
+            .iter()
+            .enumerate()
+            .filter(|(id, p)| p.4 && seen[user].binary_search(&(*id as u64)).is_err())
+            .map(|(id, p)| (cosine_distance(queries[user], &p.0), id as u64))
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0));
+        scored.iter().take(10).map(|s| s.1).collect()
+    };
+    check(
+        recommended.iter().enumerate().all(|(user, hits)| {
+            hits.iter()
+                .all(|h| seen[user].binary_search(&h.id).is_err())
+        }),
+        "no user is recommended a product they reviewed",
+    )?;
+    check(
+        recommended
+            .iter()
+            .enumerate()
+            .all(|(user, hits)| hits.iter().map(|h| h.id).eq(expected_for(user))),
+        "each user's recommendations equal a brute-force search without their reviewed products",
+    )?;
+    let unfiltered_in_stock = products
+        .query_batch(&queries)
+        .k(10)
+        .filter(field("in_stock").eq(true))
+        .run_batch()?;
+    check(
+        unfiltered_in_stock
+            .iter()
+            .zip(&seen)
+            .all(|(hits, seen)| hits.iter().any(|h| seen.binary_search(&h.id).is_ok())),
+        "without the deny-lists every user would have been shown a product they reviewed",
+    )?;
+
     // 5. Persistence: reopen and search again.
     let before = products.search(&data.products[7].0, 10)?;
     drop((products, users, reviews));
     store.close()?;
     let started = Instant::now();
     let store = open(&path)?;
-    let products = store.collection::<Vector, Product>("products")?;
+    let products = store.collection::<Vector, Doc<Product>>("products")?;
     let _users = store.collection::<Vector, User>("users")?;
     let _reviews = store.collection::<Vector, Review>("reviews")?;
     println!(
