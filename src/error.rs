@@ -126,6 +126,11 @@ pub enum Error {
     /// A search hit names a collection this store has not opened with its types, so its records
     /// cannot be decoded.
     CollectionNotOpen(String),
+    /// No collection with this name exists (or it was deleted): a collection-level call named a
+    /// missing collection, or a column family that is not a collection.
+    CollectionNotFound(String),
+    /// A global search was asked of a store opened without a global index.
+    NoGlobalIndex,
     /// A configuration value is out of range (the message says which and why).
     InvalidConfig(String),
     /// An argument of a call is out of range (the message says which, and the bound).
@@ -222,6 +227,14 @@ impl fmt::Display for Error {
             Error::CollectionNotOpen(name) => write!(
                 f,
                 "collection '{name}' has not been opened in this store; open it with Store::collection() to fetch its records"
+            ),
+            Error::CollectionNotFound(name) => write!(
+                f,
+                "collection '{name}' does not exist; create it with Store::create_collection or Store::collection_or_create"
+            ),
+            Error::NoGlobalIndex => write!(
+                f,
+                "this store has no global index; open it with StoreBuilder::global_index to search across collections"
             ),
             Error::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),

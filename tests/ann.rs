@@ -445,7 +445,7 @@ fn check_crash_image(image: Vec<Vec<u8>>) -> Result<(), String> {
     for name in CRASH_NAMES {
         let collection: Small = match store.collection(name) {
             Ok(c) => c,
-            Err(quiver::Error::ColumnFamilyNotFound(_)) => continue,
+            Err(quiver::Error::CollectionNotFound(_)) => continue,
             Err(err) => return Err(format!("open {name}: {err}")),
         };
         let stats = collection

@@ -172,7 +172,7 @@ fn check_image(image: Vec<Vec<u8>>) -> Result<(), String> {
     for name in NAMES {
         let items: Items = match store.collection(name) {
             Ok(items) => items,
-            Err(quiver::Error::ColumnFamilyNotFound(_)) => continue,
+            Err(quiver::Error::CollectionNotFound(_)) => continue,
             Err(err) => return Err(format!("open {name}: {err}")),
         };
         check_collection(&store, &items).map_err(|e| format!("{name}: {e}"))?;

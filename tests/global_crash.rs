@@ -115,7 +115,7 @@ fn check_store(store: &Store) -> Result<(), String> {
                 total += c.len() as u64;
                 present.push(name);
             }
-            Err(quiver::Error::ColumnFamilyNotFound(_)) => {}
+            Err(quiver::Error::CollectionNotFound(_)) => {}
             Err(err) => return Err(format!("open {name}: {err}")),
         }
     }

@@ -384,7 +384,7 @@ fn bad_input_gets_a_typed_error_and_writes_nothing() {
     ));
     assert!(matches!(
         store.collection::<F16<4>, u64>("missing"),
-        Err(Error::ColumnFamilyNotFound(_))
+        Err(Error::CollectionNotFound(_))
     ));
     assert!(matches!(
         store.create_collection::<F16<4>, u64>("_mine", CollectionConfig::new(Metric::L2)),
@@ -396,7 +396,7 @@ fn bad_input_gets_a_typed_error_and_writes_nothing() {
     ));
     assert!(matches!(
         store.global_search(&[1.0; 4], 1),
-        Err(Error::ColumnFamilyNotFound(_))
+        Err(Error::NoGlobalIndex)
     ));
     // A plain column family is not a collection, and is left alone.
     store.database().create_column_family("plain").unwrap();
@@ -406,7 +406,7 @@ fn bad_input_gets_a_typed_error_and_writes_nothing() {
     assert_eq!(store.list_collections(), vec!["c"]);
     assert!(matches!(
         store.collection::<F16<4>, u64>("plain"),
-        Err(Error::ColumnFamilyNotFound(_))
+        Err(Error::CollectionNotFound(_))
     ));
     let c = store.collection::<F16<4>, u64>("c").unwrap();
     assert_eq!(c.len(), 2);
@@ -428,7 +428,7 @@ fn deleting_a_collection_removes_it_and_a_new_one_can_take_its_name() {
     store.delete_collection("c").unwrap();
     assert!(matches!(
         old.upsert(2, &[1.0; 4], &()),
-        Err(Error::ColumnFamilyNotFound(_))
+        Err(Error::CollectionNotFound(_))
     ));
     assert!(store.global_search(&[1.0; 4], 5).unwrap().is_empty());
     let new = store
@@ -699,7 +699,7 @@ fn searches_racing_a_delete_report_the_collection_not_found() {
             for outcome in searcher.join().unwrap() {
                 match outcome {
                     Ok(()) => {}
-                    Err(quiver::Error::ColumnFamilyNotFound(n)) => {
+                    Err(quiver::Error::CollectionNotFound(n)) => {
                         assert_eq!(n, name);
                         not_found += 1;
                     }

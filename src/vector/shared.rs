@@ -132,7 +132,7 @@ impl CollectionShared {
 
     pub fn check_live(&self) -> Result<()> {
         if self.deleted.load(Ordering::Acquire) {
-            Err(Error::ColumnFamilyNotFound(self.name.to_string()))
+            Err(Error::CollectionNotFound(self.name.to_string()))
         } else {
             Ok(())
         }

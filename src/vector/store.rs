@@ -484,7 +484,7 @@ impl Store {
     /// ));
     /// assert!(matches!(
     ///     store.collection::<F32<8>, ()>("nope"),
-    ///     Err(quiver::Error::ColumnFamilyNotFound(_))
+    ///     Err(quiver::Error::CollectionNotFound(_))
     /// ));
     /// # Ok::<(), quiver::Error>(())
     /// ```
@@ -516,7 +516,7 @@ impl Store {
                 check_config::<V, M>(name, &shared.config, Some(&config))?;
                 self.typed(shared)
             }
-            Err(Error::ColumnFamilyNotFound(_)) => self.create_collection(name, config),
+            Err(Error::CollectionNotFound(_)) => self.create_collection(name, config),
             Err(err) => Err(err),
         }
     }
@@ -527,7 +527,7 @@ impl Store {
             .read()
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))
+            .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))
     }
 
     /// A typed handle. The first one loads the approximate index, if the collection has one,
@@ -578,7 +578,7 @@ impl Store {
     }
 
     /// Deletes a collection and everything in it; its space is reused. Handles to it get
-    /// [`Error::ColumnFamilyNotFound`] afterwards, and the global index drops its entries.
+    /// [`Error::CollectionNotFound`] afterwards, and the global index drops its entries.
     ///
     /// ```
     /// use quiver::vector::{CollectionConfig, Metric, Store, F32};
@@ -634,14 +634,14 @@ impl Store {
     /// let store = Store::open(dir.path().join("a.qvr"))?;
     /// store.create_collection::<F16<8>, ()>("small", CollectionConfig::new(Metric::L2))?;
     /// assert_eq!(store.collection_info("small")?.dim, 8);
-    /// assert!(matches!(store.collection_info("missing"), Err(quiver::Error::ColumnFamilyNotFound(_))));
+    /// assert!(matches!(store.collection_info("missing"), Err(quiver::Error::CollectionNotFound(_))));
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn collection_info(&self, name: &str) -> Result<CollectionInfo> {
         let collections = self.inner.collections.read();
         let shared = collections
             .get(name)
-            .ok_or_else(|| Error::ColumnFamilyNotFound(name.to_owned()))?;
+            .ok_or_else(|| Error::CollectionNotFound(name.to_owned()))?;
         let config = &shared.config;
         Ok(CollectionInfo {
             element: config.element,
@@ -681,7 +681,7 @@ impl Store {
             let Some(mirror) = guard.as_ref() else {
                 // The mirror is gone only if the collection was deleted meanwhile.
                 s.check_live()?;
-                return Err(Error::ColumnFamilyNotFound(s.name.to_string()));
+                return Err(Error::CollectionNotFound(s.name.to_string()));
             };
             sources.push(Source {
                 index: index as u32,
@@ -863,11 +863,7 @@ impl Store {
     }
 
     fn global(&self) -> Result<&Arc<dyn GlobalIndexer>> {
-        let global = self
-            .inner
-            .global
-            .as_ref()
-            .ok_or_else(|| Error::ColumnFamilyNotFound(GLOBAL_INDEX_NAME.to_owned()))?;
+        let global = self.inner.global.as_ref().ok_or(Error::NoGlobalIndex)?;
         if self.inline_global {
             self.inner.catch_up()?;
         }

@@ -13,7 +13,7 @@
 //! Every write is one durable commit (acknowledged only once its log record is flushed to OPFS);
 //! `upsertMany` puts many items in one commit, which is much faster than one `upsert` each.
 //! Errors are thrown as JavaScript `Error`s whose `name` is quiver's error kind (`AlreadyOpen`,
-//! `DimensionMismatch`, `ColumnFamilyNotFound`, ...) and whose `message` says what to do.
+//! `DimensionMismatch`, `CollectionNotFound`, ...) and whose `message` says what to do.
 
 use crate::dynamic::{self, DynCollection};
 use crate::records::{self, RecordFilter};
@@ -141,7 +141,7 @@ impl QuiverStore {
         open.collections
             .get(name)
             .map(|c| c.as_ref())
-            .ok_or_else(|| js_error(Error::ColumnFamilyNotFound(name.to_owned())))
+            .ok_or_else(|| js_error(Error::CollectionNotFound(name.to_owned())))
     }
 
     /// Creates a collection of `dim`-component vectors. `options`: `{ metric: "cosine" | "dot" |
