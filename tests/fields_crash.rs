@@ -9,6 +9,9 @@
 //! - counts by filter equal counts over the records themselves, read back by a scan;
 //! - a write after recovery keeps them equal.
 //!
+//! Half-way through, a field is added to both collections (`add_field`): an image has the field
+//! with all its postings, or neither.
+//!
 //! The same workload with a broken update (postings in a second transaction after the rows')
 //! must be caught, so the check is shown able to fail.
 
@@ -61,6 +64,7 @@ fn record(rng: &mut StdRng) -> Value {
         "tag": TAGS[rng.random_range(0..3)],
         "ts": rng.random_range(0..20),
         "tags": [TAGS[rng.random_range(0..3)], "z"],
+        "n": rng.random_range(0..5),
     })
 }
 
@@ -80,7 +84,13 @@ fn run_workload(disk: &SimDisk, seed: u64, steps: usize, mutation: FieldMutation
         })
         .collect();
     let mut rng = StdRng::seed_from_u64(seed);
-    for _ in 0..steps {
+    for step in 0..steps {
+        if step == steps / 2 {
+            // A field indexed later, built from the rows in one transaction.
+            for items in &collections {
+                items.add_field("n", FieldKind::Int).expect("add_field");
+            }
+        }
         let items = &collections[rng.random_range(0..collections.len())];
         if rng.random_bool(0.08) {
             let tag = TAGS[rng.random_range(0..3)];

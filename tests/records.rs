@@ -541,6 +541,15 @@ fn struct_records_evolve_and_read_as_dynamic_documents() {
     ));
 }
 
+/// Fields need named record fields: a tuple collection cannot add one.
+fn plain_add_field(store: &Store) -> quiver::Result<()> {
+    let tuples = store.collection_or_create::<F32<1>, (u32, u32)>(
+        "tuples-later",
+        CollectionConfig::new(Metric::L2),
+    )?;
+    tuples.add_field("a", FieldKind::Int)
+}
+
 #[derive(Serialize, Deserialize)]
 struct Tagged {
     tag: u32,
@@ -639,6 +648,38 @@ fn bad_records_filters_and_declarations_are_typed_errors_that_write_nothing() {
     assert!(matches!(
         Expr::from_json_str(r#"{"tag": {"$regex": "a.*"}}"#),
         Err(Error::InvalidFilter(_))
+    ));
+    // A field added later is built from the rows; one row of the wrong kind refuses it all.
+    items
+        .upsert(2, &[0.5; DIM], &json!({"tag": "b", "stars": 4}))
+        .unwrap();
+    items
+        .upsert(3, &[0.5; DIM], &json!({"tag": "b", "stars": "many"}))
+        .unwrap();
+    let err = items.add_field("stars", FieldKind::Int).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidRecord(m) if m.contains("item 3")),
+        "{err}"
+    );
+    assert!(matches!(
+        items.count(&field("stars").eq(4)),
+        Err(Error::InvalidFilter(_))
+    ));
+    items.delete(3).unwrap();
+    items.add_field("stars", FieldKind::Int).unwrap();
+    assert_eq!(items.count(&field("stars").eq(4)).unwrap(), 1);
+    assert!(matches!(
+        items.add_field("stars", FieldKind::Int),
+        Err(Error::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        items.upsert(3, &[0.5; DIM], &json!({"stars": "many"})),
+        Err(Error::InvalidRecord(_))
+    ));
+    items.delete(2).unwrap();
+    assert!(matches!(
+        plain_add_field(&store),
+        Err(Error::InvalidConfig(_))
     ));
     // A deny-list of ids that do not exist denies nothing; an allow-list of them allows nothing.
     assert_eq!(items.count(&!ids(&[77, 78])).unwrap(), 1);

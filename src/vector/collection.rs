@@ -220,7 +220,7 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn batch(&self) -> WriteBatch<V, M> {
-        WriteBatch::new(self.shared.config.clone())
+        WriteBatch::new(self.shared.current_config())
     }
 
     /// Commits a batch as one transaction. With [`Durability::Immediate`] the call returns once

@@ -95,22 +95,7 @@ impl CollectionConfig {
         if let Some(ann) = &self.ann {
             ann.validate()?;
         }
-        if self.fields.is_empty() {
-            return Ok(());
-        }
-        if !M::SELF_DESCRIBING {
-            return Err(Error::InvalidConfig(format!(
-                "indexed fields need records whose fields have names: use Doc<YourStruct> or Dynamic as the record type, not {}",
-                M::type_name()
-            )));
-        }
-        if let Some(field) = self.fields.iter().find(|f| f.name() == ID_KEY) {
-            return Err(Error::InvalidConfig(format!(
-                "a field cannot be named '{}': filters use that name for item ids",
-                field.name()
-            )));
-        }
-        Field::check_all(&self.fields)
+        validate_fields::<M>(&self.fields)
     }
 
     /// Sets whether the global index covers this collection.
@@ -149,6 +134,27 @@ impl CollectionConfig {
         self.row_checks = false;
         self
     }
+}
+
+/// Checks a collection's indexed fields for records `M`: named fields needed, `id` reserved,
+/// names 1 to 255 bytes, no duplicates, at most 64.
+pub(crate) fn validate_fields<M: Record>(fields: &[Field]) -> Result<()> {
+    if fields.is_empty() {
+        return Ok(());
+    }
+    if !M::SELF_DESCRIBING {
+        return Err(Error::InvalidConfig(format!(
+            "indexed fields need records whose fields have names: use Doc<YourStruct> or Dynamic as the record type, not {}",
+            M::type_name()
+        )));
+    }
+    if let Some(field) = fields.iter().find(|f| f.name() == ID_KEY) {
+        return Err(Error::InvalidConfig(format!(
+            "a field cannot be named '{}': filters use that name for item ids",
+            field.name()
+        )));
+    }
+    Field::check_all(fields)
 }
 
 /// What a collection was created with, readable without knowing its types (see

@@ -1,21 +1,25 @@
-//! Operations on records by filter: scan (paginated, in id order), delete by filter, and record
-//! updates that leave the vector alone.
+//! Operations on records by filter: scan (paginated, in id order), delete by filter, record
+//! updates that leave the vector alone, and indexing a field of existing rows.
 //!
 //! Each starts from the set of ids a filter expression allows, computed from the field indexes
 //! ([`fields`](super::fields)). `delete_where` computes it under the collection's writer lock
 //! and deletes in the same commit, so no write can slip between choosing the items and deleting
 //! them: the deletion is atomic and exact.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::vector::checks::RowChecks;
 use crate::vector::collection::Collection;
+use crate::vector::config::validate_fields;
 use crate::vector::element::VectorType;
+use crate::vector::fields::table::{self as field_table, FIELDS};
+use crate::vector::fields::term::extract;
+use crate::vector::fields::{Field, FieldKind};
 use crate::vector::filter::Expr;
 use crate::vector::record::Record;
 use crate::vector::record_guard::{RecordGuard, read_checked};
-use crate::vector::tables::{ID_STRINGS, raw_records};
+use crate::vector::tables::{CONFIG, CONFIG_KEY, ID_STRINGS, raw_records};
 use crate::vector::write;
-use redb::Durability;
+use redb::{Durability, ReadableTable};
 use std::fmt;
 
 /// One item of a [`ScanPage`].
@@ -233,5 +237,61 @@ impl<V: VectorType, M: Record> Collection<V, M> {
         batch.patch_str(string_id, patch)?;
         self.commit_counted(batch, Durability::Immediate)
             .map(|n| n > 0)
+    }
+
+    /// Indexes the record field `name` as `kind` from now on, building its postings from every
+    /// existing row in one durable transaction with the new configuration (after a crash the
+    /// collection has the field with all its postings, or neither). A row whose field holds a
+    /// value of another kind refuses the whole change with [`Error::InvalidRecord`] naming the
+    /// item; nothing is written. Records must have named fields.
+    ///
+    /// [`Error::InvalidRecord`]: crate::Error::InvalidRecord
+    ///
+    /// ```
+    /// use quiver::vector::{field, CollectionConfig, Dynamic, FieldKind, Metric, Store, F32};
+    /// use serde_json::json;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = Store::open(dir.path().join("a.qvr"))?;
+    /// let c = store.create_collection::<F32<1>, Dynamic>("c", CollectionConfig::new(Metric::Dot))?;
+    /// for i in 0..10u64 { c.upsert(i, &[1.0], &json!({"stars": i % 5}))?; }
+    /// c.add_field("stars", FieldKind::Int)?;
+    /// assert_eq!(c.count(&field("stars").ge(3))?, 4);
+    /// assert!(c.add_field("stars", FieldKind::Int).is_err()); // declared already
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn add_field(&self, name: impl Into<String>, kind: FieldKind) -> Result<()> {
+        let shared = &self.shared;
+        shared.cf.contain_panics("adding an indexed field", || {
+            let _writer = shared.writer.lock();
+            shared.check_live()?;
+            let mut fields = shared.declared_fields().to_vec();
+            fields.push(Field::new(name, kind));
+            validate_fields::<M>(&fields)?;
+            // At most MAX_FIELDS (64), checked just above.
+            let number = (fields.len() - 1) as u16;
+            let mut txn = shared.cf.begin_write()?;
+            txn.set_durability(Durability::Immediate)?;
+            {
+                let records = txn.open_table(raw_records::<M>())?;
+                let mut postings = txn.open_table(FIELDS)?;
+                for entry in records.range::<u64>(..)? {
+                    let (id, record) = entry?;
+                    let id = id.value();
+                    let terms = extract(&fields, record.value()).map_err(|err| {
+                        Error::InvalidRecord(format!("item {id}: {err}; the field was not added"))
+                    })?;
+                    for (field, term) in terms.iter().filter(|(f, _)| *f == number) {
+                        postings.insert(field_table::key(*field, term, id).as_slice(), ())?;
+                    }
+                }
+                let mut config = shared.current_config();
+                config.fields = fields.clone();
+                txn.open_table(CONFIG)?
+                    .insert(CONFIG_KEY, config.encode().as_slice())?;
+            }
+            txn.commit()?;
+            shared.set_declared_fields(fields);
+            Ok(())
+        })
     }
 }

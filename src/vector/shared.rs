@@ -9,6 +9,7 @@ use crate::vector::ann::filter_cache::FilterCache;
 use crate::vector::checks::RowChecks;
 use crate::vector::config::StoredConfig;
 use crate::vector::fetch::ErasedFetch;
+use crate::vector::fields::Field;
 use crate::vector::fields::index::{FieldIndexStats, FieldIndexes};
 use crate::vector::fields::resolved::{Resolution, ResolutionCache};
 use crate::vector::fields::table as field_table;
@@ -45,6 +46,10 @@ pub(crate) struct CollectionShared {
     /// until the first filter expression needs them ([`field_indexes`](Self::field_indexes));
     /// commits keep loaded ones current under the writer lock, as they do the mirror.
     pub fields: RwLock<Option<FieldIndexes>>,
+    /// The indexed fields as of the last commit: the stored configuration's, plus any added
+    /// since the collection was opened ([`add_field`](crate::vector::Collection::add_field),
+    /// which changes it under the writer lock).
+    declared: RwLock<Arc<Vec<Field>>>,
     /// Lists the ids of the vector table (generic over the vector type, so set when the
     /// collection is first opened with its types); the field indexes of a collection older
     /// than row checksums take their live ids from it.
@@ -103,6 +108,7 @@ impl CollectionShared {
         // Everything a freshly opened column family shows is durable: the log was replayed and
         // the main file synced before redb opened it.
         let committed = next_seq.saturating_sub(1);
+        let declared = Arc::new(config.fields.clone());
         Ok(CollectionShared {
             name: Arc::from(name),
             cf,
@@ -117,6 +123,7 @@ impl CollectionShared {
             mirror_loader: OnceLock::new(),
             row_verifier: OnceLock::new(),
             fields: RwLock::new(None),
+            declared: RwLock::new(declared),
             vector_ids: OnceLock::new(),
             ann: RwLock::new(None),
             filter_cache: FilterCache::default(),
@@ -167,6 +174,25 @@ impl CollectionShared {
         Ok(self.mirror.read())
     }
 
+    /// The indexed fields now (see `declared`).
+    pub fn declared_fields(&self) -> Arc<Vec<Field>> {
+        self.declared.read().clone()
+    }
+
+    /// The configuration with the indexed fields as they are now.
+    pub fn current_config(&self) -> StoredConfig {
+        let mut config = self.config.clone();
+        config.fields = self.declared_fields().to_vec();
+        config
+    }
+
+    /// Replaces the indexed fields (the caller holds the writer lock and has committed the new
+    /// configuration and postings); the field indexes reload on their next use.
+    pub fn set_declared_fields(&self, fields: Vec<Field>) {
+        *self.declared.write() = Arc::new(fields);
+        *self.fields.write() = None;
+    }
+
     /// The field indexes, loaded first if this is their first use (under the writer lock, so
     /// no commit slips between the read and the publication, as for the mirror).
     pub fn field_indexes(&self) -> Result<RwLockReadGuard<'_, Option<FieldIndexes>>> {
@@ -187,7 +213,7 @@ impl CollectionShared {
                     field_table::load(
                         &read,
                         &self.name,
-                        &self.config.fields,
+                        &self.declared_fields(),
                         self.checked,
                         |each| match vector_ids {
                             Some(list) => list(&read, each),

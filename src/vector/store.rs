@@ -490,7 +490,7 @@ impl Store {
     /// ```
     pub fn collection<V: VectorType, M: Record>(&self, name: &str) -> Result<Collection<V, M>> {
         let shared = self.shared(name)?;
-        check_config::<V, M>(name, &shared.config, None)?;
+        check_config::<V, M>(name, &shared.current_config(), None)?;
         self.typed(shared)
     }
 
@@ -513,7 +513,7 @@ impl Store {
     ) -> Result<Collection<V, M>> {
         match self.shared(name) {
             Ok(shared) => {
-                check_config::<V, M>(name, &shared.config, Some(&config))?;
+                check_config::<V, M>(name, &shared.current_config(), Some(&config))?;
                 self.typed(shared)
             }
             Err(Error::CollectionNotFound(_)) => self.create_collection(name, config),

@@ -103,7 +103,7 @@ pub(crate) fn verify_rows<V: VectorType, M: Record>(shared: &CollectionShared) -
     }
     let mut checks = row_checks.in_order()?;
     let mut expected = ids.iter();
-    let fields = &shared.config.fields;
+    let fields = &*shared.declared_fields();
     let mut postings: Vec<Vec<u8>> = Vec::new();
     for entry in record_table.range::<u64>(..)? {
         let (id, record) = entry?;

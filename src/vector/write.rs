@@ -216,7 +216,7 @@ fn write_tables<V: VectorType, M: Record>(
     batch: &WriteBatch<V, M>,
     txn: &WriteTransaction,
 ) -> Result<Written> {
-    let fields = &shared.config.fields;
+    let fields = &*shared.declared_fields();
     let mut tables = Tables::<V, M> {
         vectors: txn.open_table(vectors::<V>())?,
         records: txn.open_table(raw_records::<M>())?,
