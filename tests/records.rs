@@ -700,3 +700,73 @@ fn bad_records_filters_and_declarations_are_typed_errors_that_write_nothing() {
         Err(Error::InvalidFilter(m)) if m.contains("no indexed fields")
     ));
 }
+
+#[test]
+fn store_queries_filter_each_collection_and_the_global_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::builder()
+        .global_index::<F32<DIM>>(Metric::L2)
+        .open(dir.path().join("many.qvr"))
+        .unwrap();
+    let names = ["a", "b", "c"];
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut all: Vec<(&str, u64, Vec<f32>, Value)> = Vec::new();
+    for name in names {
+        let items: Items = store.create_collection(name, config()).unwrap();
+        let written = ingest(&items, &mut rng, 300);
+        all.extend(written.into_iter().map(|(id, (v, r))| (name, id, v, r)));
+    }
+    store.sync_global_index().unwrap();
+    let distance =
+        |a: &[f32], b: &[f32]| -> f32 { a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum() };
+    for round in 0..40 {
+        let filter = random_filter(&mut rng, 2, 300);
+        let expr = Expr::from_json(&filter).unwrap();
+        let query = random_vector(&mut rng);
+        let only: &[&str] = if round % 2 == 0 { &["a", "c"] } else { &names };
+        let mut expected: Vec<(f32, &str, u64)> = all
+            .iter()
+            .filter(|(name, id, _, record)| only.contains(name) && matches(&filter, *id, record))
+            .map(|(name, id, v, _)| (distance(&query, v), *name, *id))
+            .collect();
+        expected.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let expected: Vec<(&str, u64)> = expected.iter().take(10).map(|e| (e.1, e.2)).collect();
+        let key = |hits: Vec<quiver::vector::Hit>| -> Vec<(String, u64)> {
+            hits.into_iter()
+                .map(|h| (h.collection.to_string(), h.id))
+                .collect()
+        };
+        let want: Vec<(String, u64)> = expected
+            .iter()
+            .map(|(n, id)| (n.to_string(), *id))
+            .collect();
+        let merged = store
+            .query(&query)
+            .collections(only)
+            .filter(expr.clone())
+            .run()
+            .unwrap();
+        assert_eq!(key(merged), want, "collections, {filter}");
+        let global = store
+            .query(&query)
+            .global()
+            .collections(only)
+            .filter(expr.clone())
+            .run()
+            .unwrap();
+        assert_eq!(key(global), want, "global, {filter}");
+    }
+    // A field not indexed in every collection searched is an error, not a silent skip.
+    let other = store
+        .create_collection::<F32<DIM>, Dynamic>("plain", CollectionConfig::new(Metric::L2))
+        .unwrap();
+    other.upsert(1, &[0.5; DIM], &json!({"tag": "a"})).unwrap();
+    assert!(matches!(
+        store
+            .query(&[0.5; DIM])
+            .collections(&["a", "plain"])
+            .filter(field("tag").eq("a"))
+            .run(),
+        Err(Error::InvalidFilter(_))
+    ));
+}

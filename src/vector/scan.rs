@@ -17,6 +17,7 @@
 //! 1e-4), so an L2 search keeps twice k candidates and re-ranks them with exact distances.
 
 use crate::vector::distance::{BLOCK_LANES, block_dots_1, block_dots_4x4};
+use crate::vector::fields::resolved::Resolution;
 use crate::vector::metric::{Metric, Norm};
 use crate::vector::mirror::Mirror;
 use crate::vector::topk::{Candidate, TopK};
@@ -53,6 +54,20 @@ impl Allow {
         Allow {
             mask: None,
             blocks: None,
+        }
+    }
+
+    /// The slots of `mirror` holding what `resolution` admits.
+    pub fn for_resolution(resolution: &Resolution, mirror: &Mirror) -> Allow {
+        match resolution {
+            Resolution::Allow(ids) => {
+                let slots = ids.iter().filter_map(|id| mirror.slot_of(*id)).collect();
+                Allow::from_slots(slots, mirror.len())
+            }
+            Resolution::Deny(ids) => {
+                let slots: Vec<usize> = ids.iter().filter_map(|id| mirror.slot_of(*id)).collect();
+                Allow::except_slots(&slots, mirror.len())
+            }
         }
     }
 

@@ -13,6 +13,8 @@ use crate::vector::collection::{Collection, check_config};
 use crate::vector::config::{CollectionConfig, CollectionInfo, StoredConfig};
 use crate::vector::element::VectorType;
 use crate::vector::fetch::{Fetched, TypedFetch};
+use crate::vector::fields::resolved::Resolution;
+use crate::vector::filter::Expr;
 use crate::vector::global::feed::{Feed, GlobalLag, GlobalLagBound};
 use crate::vector::global::{
     GLOBAL_INDEX_NAME, GlobalIndex, GlobalIndexer, GlobalMutation, GlobalWalk,
@@ -521,7 +523,7 @@ impl Store {
         }
     }
 
-    fn shared(&self, name: &str) -> Result<Arc<CollectionShared>> {
+    pub(crate) fn shared(&self, name: &str) -> Result<Arc<CollectionShared>> {
         self.inner
             .collections
             .read()
@@ -668,6 +670,17 @@ impl Store {
     /// # Ok::<(), quiver::Error>(())
     /// ```
     pub fn search_collections(&self, names: &[&str], query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        self.query(query).collections(names).k(k).run()
+    }
+
+    /// The exact merge of several collections' scans, each under what its filter admits.
+    pub(crate) fn scan_collections(
+        &self,
+        names: &[&str],
+        query: &[f32],
+        k: usize,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Hit>> {
         let shared: Vec<Arc<CollectionShared>> = names
             .iter()
             .map(|n| self.shared(n))
@@ -675,9 +688,15 @@ impl Store {
         for s in &shared {
             check_vector(query, s.config.dim, s.config.element, s.config.metric)?;
         }
+        let resolutions: Vec<Option<Arc<Resolution>>> = shared
+            .iter()
+            .map(|s| filter.map(|expr| s.resolve(expr, None)).transpose())
+            .collect::<Result<_>>()?;
         let guards: Vec<_> = shared.iter().map(|s| s.mirror()).collect::<Result<_>>()?;
         let mut sources = Vec::new();
-        for (index, (s, guard)) in shared.iter().zip(&guards).enumerate() {
+        for (index, ((s, guard), resolution)) in
+            shared.iter().zip(&guards).zip(&resolutions).enumerate()
+        {
             let Some(mirror) = guard.as_ref() else {
                 // The mirror is gone only if the collection was deleted meanwhile.
                 s.check_live()?;
@@ -687,7 +706,9 @@ impl Store {
                 index: index as u32,
                 mirror,
                 metric: s.config.metric,
-                allow: Allow::all(),
+                allow: resolution
+                    .as_deref()
+                    .map_or_else(Allow::all, |r| Allow::for_resolution(r, mirror)),
             });
         }
         let prepared = Prepared::new(query);
@@ -771,9 +792,53 @@ impl Store {
     }
 
     fn global_search_with(&self, query: &[f32], k: usize, walk: GlobalWalk) -> Result<Vec<Hit>> {
+        self.global_search_filtered(query, k, walk, None, None)
+    }
+
+    /// A global search, over the collections `only` names (all covered ones if `None`), each
+    /// under what `filter` admits in it.
+    pub(crate) fn global_search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        walk: GlobalWalk,
+        only: Option<&[&str]>,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<Hit>> {
         let global = self.global()?;
-        let names = self.inner.global_names.read().clone();
-        global.search(query, k, &names, walk)
+        let mut names = self.inner.global_names.read().clone();
+        if let Some(only) = only {
+            for name in only {
+                let shared = self.shared(name)?;
+                if !shared.config.indexed {
+                    return Err(Error::InvalidArgument(format!(
+                        "collection '{name}' is not covered by the global index"
+                    )));
+                }
+            }
+            names = Arc::new(
+                names
+                    .iter()
+                    .filter(|(_, name)| only.contains(&&***name))
+                    .map(|(code, name)| (*code, name.clone()))
+                    .collect(),
+            );
+        }
+        let filters: Option<HashMap<u64, Arc<Resolution>>> = match filter {
+            Some(expr) => Some(
+                names
+                    .iter()
+                    .map(|(code, name)| Ok((*code, self.shared(name)?.resolve(expr, None)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            None => None,
+        };
+        if only.is_some() && filters.is_none() && names.len() < self.inner.global_names.read().len()
+        {
+            // The graph holds every collection: restricted to some, scan those exactly.
+            return global.search(query, k, &names, GlobalWalk::Exact, None);
+        }
+        global.search(query, k, &names, walk, filters.as_ref())
     }
 
     /// Size and state of the global index's graph (see [`global_search`](Self::global_search)).
@@ -862,7 +927,7 @@ impl Store {
         self.inner.applier_error.lock().clone()
     }
 
-    fn global(&self) -> Result<&Arc<dyn GlobalIndexer>> {
+    pub(crate) fn global(&self) -> Result<&Arc<dyn GlobalIndexer>> {
         let global = self.inner.global.as_ref().ok_or(Error::NoGlobalIndex)?;
         if self.inline_global {
             self.inner.catch_up()?;

@@ -62,6 +62,7 @@ use crate::cf::database::Database;
 use crate::error::{Error, Result};
 use crate::vector::ann::IndexStats;
 use crate::vector::element::{Element, VectorType};
+use crate::vector::fields::resolved::Resolution;
 use crate::vector::metric::Metric;
 use crate::vector::metric::check_vector;
 use crate::vector::mirror::{Mirror, MirrorStats};
@@ -119,14 +120,17 @@ pub(crate) trait GlobalIndexer: Send + Sync {
     fn covers(&self, element: Element, dim: usize, metric: Metric) -> bool;
     /// Brings the index up to date with every collection (see the module docs).
     fn catch_up(&self, collections: &[Arc<CollectionShared>]) -> Result<()>;
-    /// Search over every covered collection, through the graph when it is large unless `walk`
-    /// is [`GlobalWalk::Exact`]; `names` maps live codes to names.
+    /// Search over the covered collections `names` maps (live codes to names), through the
+    /// graph when it is large unless `walk` is [`GlobalWalk::Exact`] or there is a filter:
+    /// `filters` gives, per code, what a filter expression admits (a collection without an
+    /// entry admits everything); filtered searches scan exactly.
     fn search(
         &self,
         query: &[f32],
         k: usize,
         names: &HashMap<u64, Arc<str>>,
         walk: GlobalWalk,
+        filters: Option<&HashMap<u64, Arc<Resolution>>>,
     ) -> Result<Vec<Hit>>;
     /// Size and state of the graph.
     fn graph_stats(&self) -> IndexStats;
@@ -322,11 +326,12 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         k: usize,
         names: &HashMap<u64, Arc<str>>,
         walk: GlobalWalk,
+        filters: Option<&HashMap<u64, Arc<Resolution>>>,
     ) -> Result<Vec<Hit>> {
         check_vector(query, V::DIM, V::ELEMENT, self.metric)?;
-        let found = match walk {
-            GlobalWalk::Graph { ef } => self.graph.search(query, k, ef),
-            GlobalWalk::Exact => None,
+        let found = match (walk, filters) {
+            (GlobalWalk::Graph { ef }, None) => self.graph.search(query, k, ef),
+            _ => None,
         };
         if let Some(found) = found {
             let hits: Option<Vec<Hit>> = found
@@ -359,11 +364,13 @@ impl<V: VectorType> GlobalIndexer for GlobalIndex<V> {
         let sources: Vec<Source<'_>> = live
             .iter()
             .enumerate()
-            .map(|(index, (_, mirror))| Source {
+            .map(|(index, (code, mirror))| Source {
                 index: index as u32,
                 mirror,
                 metric: self.metric,
-                allow: Allow::all(),
+                allow: filters
+                    .and_then(|f| f.get(code))
+                    .map_or_else(Allow::all, |r| Allow::for_resolution(r, mirror)),
             })
             .collect();
         let candidates = scan::search(&sources, &prepared, k);
