@@ -16,7 +16,7 @@
 
 use quiver::Durability;
 use quiver::vector::{
-    AnnConfig, Collection, CollectionConfig, Doc, F32, FieldKind, Metric, Store, field,
+    AnnConfig, Collection, CollectionConfig, Doc, Expr, F32, FieldKind, Metric, Store, field,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -135,6 +135,12 @@ fn brute_force(
         .collect()
 }
 
+/// The ids of the exact top 10 under `filter`.
+fn exact_top_10(chunks: &Chunks, query: &[f32], filter: Expr) -> quiver::Result<Vec<u64>> {
+    let hits = chunks.query(query).k(10).filter(filter).exact().run()?;
+    Ok(hits.iter().map(|h| h.id).collect())
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("rag.qvr");
@@ -199,15 +205,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         found[0].string_id.as_deref().unwrap_or("?"),
         found[0].record.value()?.text
     );
-    let exact: Vec<u64> = chunks
-        .query(&query)
-        .k(10)
-        .filter(recent_legal.clone())
-        .exact()
-        .run()?
-        .iter()
-        .map(|h| h.id)
-        .collect();
+    let exact = exact_top_10(&chunks, &query, recent_legal.clone())?;
     let approximate: Vec<u64> = found.iter().map(|f| f.hit.id).collect();
     let overlap = approximate.iter().filter(|id| exact.contains(id)).count();
     println!("  recall against the exact filtered search: {overlap}/10");
@@ -279,28 +277,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     })?;
 
     // 5. Reopen: the same answers.
-    let before: Vec<u64> = chunks
-        .query(&query)
-        .k(10)
-        .filter(recent_legal.clone())
-        .exact()
-        .run()?
-        .iter()
-        .map(|h| h.id)
-        .collect();
+    let before = exact_top_10(&chunks, &query, recent_legal.clone())?;
     drop(chunks);
     store.close()?;
     let store = Store::open(&path)?;
     let chunks = open(&store)?;
-    let after_reopen: Vec<u64> = chunks
-        .query(&query)
-        .k(10)
-        .filter(recent_legal)
-        .exact()
-        .run()?
-        .iter()
-        .map(|h| h.id)
-        .collect();
+    let after_reopen = exact_top_10(&chunks, &query, recent_legal)?;
     check(before == after_reopen, || {
         "results changed across reopening".into()
     })?;

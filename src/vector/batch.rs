@@ -139,19 +139,34 @@ impl<V: crate::vector::VectorType, M: Record> WriteBatch<V, M> {
         )?;
         let start = self.bytes.len();
         self.config.element.encode_into(vector, &mut self.bytes);
-        let middle = self.bytes.len();
-        let encoded = M::encode(record, &mut self.bytes)
-            .and_then(|()| extract(&self.config.fields, &self.bytes[middle..]).map(drop));
-        if let Err(err) = encoded {
-            self.bytes.truncate(start);
-            return Err(err);
-        }
+        let record = match self.append_record(record) {
+            Ok(record) => record,
+            Err(err) => {
+                self.bytes.truncate(start);
+                return Err(err);
+            }
+        };
         self.ops.push(Op::Upsert {
             key,
-            vector: start..middle,
-            record: middle..self.bytes.len(),
+            vector: start..record.start,
+            record,
         });
         Ok(())
+    }
+
+    /// Appends `record`'s encoding to the batch's bytes, checking its indexed fields' kinds;
+    /// on error nothing is appended. Returns where it lies.
+    fn append_record(&mut self, record: &M::Value<'_>) -> Result<Range<usize>> {
+        let start = self.bytes.len();
+        let encoded = M::encode(record, &mut self.bytes)
+            .and_then(|()| extract(&self.config.fields, &self.bytes[start..]).map(drop));
+        match encoded {
+            Ok(()) => Ok(start..self.bytes.len()),
+            Err(err) => {
+                self.bytes.truncate(start);
+                Err(err)
+            }
+        }
     }
 
     /// Inserts or replaces item `id` (below 2^63). The vector is checked now; on error nothing
@@ -241,17 +256,8 @@ impl<V: crate::vector::VectorType, M: Record> WriteBatch<V, M> {
     }
 
     fn push_record(&mut self, key: ItemKey, record: &M::Value<'_>) -> Result<()> {
-        let start = self.bytes.len();
-        let encoded = M::encode(record, &mut self.bytes)
-            .and_then(|()| extract(&self.config.fields, &self.bytes[start..]).map(drop));
-        if let Err(err) = encoded {
-            self.bytes.truncate(start);
-            return Err(err);
-        }
-        self.ops.push(Op::SetRecord {
-            key,
-            record: start..self.bytes.len(),
-        });
+        let record = self.append_record(record)?;
+        self.ops.push(Op::SetRecord { key, record });
         Ok(())
     }
 

@@ -32,16 +32,22 @@ use std::sync::Arc;
 /// read snapshot alive).
 pub type Item<M> = (Vec<f32>, RecordGuard<M>);
 
-/// The allow-list and deny-list a search runs with: an expression's resolution, or the
-/// caller's allow-list `ids` without one.
-fn split<'a>(
+/// The filter a search runs with: an expression's resolution as its allow-list or deny-list
+/// (the caller's allow-list `ids` without one), and the predicate.
+fn resolved<'a, 'f, M: Record>(
     resolution: Option<&'a Resolution>,
     ids: Option<&'a [u64]>,
-) -> (Option<&'a [u64]>, Option<&'a [u64]>) {
-    match resolution {
+    predicate: Option<&'a Predicate<'f, M>>,
+) -> Resolved<'a, 'f, M> {
+    let (ids, deny) = match resolution {
         None => (ids, None),
-        Some(Resolution::Allow(allowed)) => (Some(allowed), None),
-        Some(Resolution::Deny(denied)) => (None, Some(denied)),
+        Some(Resolution::Allow(allowed)) => (Some(allowed.as_slice()), None),
+        Some(Resolution::Deny(denied)) => (None, Some(denied.as_slice())),
+    };
+    Resolved {
+        ids,
+        deny,
+        predicate,
     }
 }
 
@@ -584,17 +590,10 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     /// [`explain`](Self::explain), for an exact search if `exact`.
     pub(crate) fn explain_with(&self, filter: &Filter<'_, M>, exact: bool) -> Result<QueryPlan> {
         let resolution = self.resolve(filter.expr.as_ref(), filter.ids)?;
-        let (ids, deny) = split(resolution.as_deref(), filter.ids);
+        let filter = resolved(resolution.as_deref(), filter.ids, filter.predicate.as_ref());
         let index = self.shared.ann.read().clone();
         let mut allow = None;
-        let planned = self.plan(
-            index.as_ref(),
-            ids,
-            deny,
-            filter.predicate.as_ref(),
-            exact,
-            &mut allow,
-        );
+        let planned = self.plan(index.as_ref(), &filter, exact, &mut allow);
         Ok(QueryPlan {
             route: planned.route,
             allowed: planned.allowed,
@@ -623,22 +622,10 @@ impl<V: VectorType, M: Record> Collection<V, M> {
             check_ef(ef)?;
         }
         let resolution = self.resolve(expr, ids)?;
-        let (ids, deny) = split(resolution.as_deref(), ids);
-        let filter = Resolved {
-            ids,
-            deny,
-            predicate,
-        };
+        let filter = resolved(resolution.as_deref(), ids, predicate);
         let index = self.shared.ann.read().clone();
         let mut allow = None;
-        let planned = self.plan(
-            index.as_ref(),
-            ids,
-            deny,
-            predicate,
-            options.exact,
-            &mut allow,
-        );
+        let planned = self.plan(index.as_ref(), &filter, options.exact, &mut allow);
         self.execute(index.as_ref(), planned, queries, k, options.ef, &filter)
     }
 
@@ -648,12 +635,11 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     fn plan<'a>(
         &self,
         index: Option<&'a Arc<AnnIndex>>,
-        ids: Option<&'a [u64]>,
-        deny: Option<&'a [u64]>,
-        predicate: Option<&Predicate<'_, M>>,
+        filter: &Resolved<'a, '_, M>,
         exact: bool,
         allow: &'a mut Option<AllowList<'a>>,
     ) -> Planned<'a> {
+        let (ids, deny, predicate) = (filter.ids, filter.deny, filter.predicate);
         let exact_scan = |live: usize| Planned {
             route: Route::ExactScan,
             nodes: None,
