@@ -11,7 +11,7 @@
 //!   `neighbors`, `distances` and the `distance` attribute.
 //!
 //! Every reader checks what it reads (magic, header, dimension, that the file holds exactly the
-//! rows it announces) and returns [`Error::MalformedDataset`](crate::Error::MalformedDataset)
+//! rows it announces) and returns [`Error::MalformedDataset`]
 //! otherwise; no input makes it panic. [`recall`] computes recall the ann-benchmarks way.
 
 pub mod bigann;

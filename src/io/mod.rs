@@ -4,7 +4,7 @@
 //! cursor, so any number of threads can read and write different ranges at once without a lock.
 //! The real implementation is [`StdFile`] (`pread`/`pwrite` on a `std::fs::File`); tests swap in
 //! the fault-injecting in-memory file from `quiver::testing` to simulate power loss, and
-//! [`opfs::OpfsFile`] (feature `opfs`, wasm32) keeps the container in a browser's origin private
+//! `opfs::OpfsFile` (feature `opfs`, wasm32) keeps the container in a browser's origin private
 //! file system.
 
 #[cfg(all(feature = "opfs", target_arch = "wasm32"))]

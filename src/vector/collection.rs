@@ -70,7 +70,7 @@ struct Planned<'a> {
 }
 
 /// One entity type: vectors of type `V` (for example [`F32<384>`](crate::vector::F32)) with
-/// records of type `M` (any redb [`Value`]), in their own column family.
+/// records of type `M` (any [`Record`]), in their own column family.
 ///
 /// Handles are cheap to clone and can be used from many threads; writes to one collection are
 /// serialized, writes to different collections run in parallel.
@@ -570,7 +570,7 @@ impl<V: VectorType, M: Record> Collection<V, M> {
     }
 
     /// How a search with `filter` would be answered: the route the planner picks, and how many
-    /// items the filter allows (see [`plan`](crate::vector::plan) for the routes).
+    /// items the filter allows (the routes are described on [`Route`]).
     ///
     /// ```
     /// use quiver::vector::{AnnConfig, CollectionConfig, Filter, Metric, Route, Store, F32};

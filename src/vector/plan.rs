@@ -25,7 +25,18 @@
 //!
 //! [`search_two_hop`]: crate::index::hnsw::search_two_hop
 
-/// How a search is answered (see the module docs), as [`QueryPlan`] reports it.
+/// How a search is answered, as [`QueryPlan`] reports it.
+///
+/// - [`Walk`](Route::Walk): the index's best-first walk, unfiltered.
+/// - [`FilteredWalk`](Route::FilteredWalk): the same walk, scoring every node it meets and
+///   returning only accepted ones; fastest when most items are allowed (40% or more).
+/// - [`TwoHopWalk`](Route::TwoHopWalk): scores only accepted nodes, reaching past a rejected
+///   neighbour to its neighbours; for a middle range (6% to 40%).
+/// - [`IndexScan`](Route::IndexScan): one exact distance per allowed item, from the index's
+///   row-major vectors; for few allowed items (under 6%, or under 2,000).
+/// - [`ExactScan`](Route::ExactScan): the exact scan of every vector (or of the blocks holding
+///   allowed ones): no index, `exact()`, a predicate the index cannot test in memory, or
+///   allowed items the index cannot list.
 ///
 /// ```
 /// assert_eq!(quiver::vector::Route::TwoHopWalk.name(), "two-hop-walk");

@@ -21,6 +21,16 @@ use rayon::prelude::*;
 use std::fmt;
 
 /// The `k` a query returns unless [`k`](Query::k) says otherwise.
+///
+/// ```
+/// # use quiver::vector::{CollectionConfig, Metric, Store, F32, DEFAULT_K};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::L2))?;
+/// for i in 0..20u64 { c.upsert(i, &[i as f32], &())?; }
+/// assert_eq!(c.query(&[0.0]).run()?.len(), DEFAULT_K);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub const DEFAULT_K: usize = 10;
 
 /// A search being described; [`run`](Self::run) answers it.
@@ -60,6 +70,18 @@ impl<V, M: Record> fmt::Debug for Query<'_, '_, '_, V, M> {
 }
 
 /// A hit with its record, from [`Query::run_with_records`].
+///
+/// ```
+/// # use quiver::vector::{CollectionConfig, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// let c = store.create_collection::<F32<1>, u32>("c", CollectionConfig::new(Metric::L2))?;
+/// c.upsert(4, &[4.0], &40)?;
+/// let found = c.query(&[4.0]).run_with_records()?;
+/// assert_eq!((found[0].hit.id, found[0].record.value()?), (4, 40));
+/// assert_eq!(found[0].string_id, None);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub struct Found<M: Record> {
     /// The hit.
     pub hit: Hit,

@@ -25,6 +25,15 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// The stored type name of every [`Doc<T>`] collection (whatever `T` is).
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Dynamic, Metric, Store, DOC_TYPE_NAME, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// store.create_collection::<F32<1>, Dynamic>("c", CollectionConfig::new(Metric::Dot))?;
+/// assert_eq!(store.collection_info("c")?.record_type, DOC_TYPE_NAME);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub const DOC_TYPE_NAME: &str = "quiver.msgpack";
 
 /// A collection's record type: how a record is encoded into its row and decoded from it.

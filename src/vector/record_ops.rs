@@ -23,6 +23,17 @@ use redb::{Durability, ReadableTable};
 use std::fmt;
 
 /// One item of a [`ScanPage`].
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Expr, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// let c = store.create_collection::<F32<1>, &str>("c", CollectionConfig::new(Metric::Dot))?;
+/// c.upsert_str("doc-1", &[1.0], &"hello")?;
+/// let item = &c.scan(&Expr::all(), None, 10)?.items[0];
+/// assert_eq!((item.string_id.as_deref(), item.record.value()?), (Some("doc-1"), "hello"));
+/// # Ok::<(), quiver::Error>(())
+/// ```
 pub struct ScanItem<M: Record> {
     /// The item's id.
     pub id: u64,
@@ -42,6 +53,19 @@ impl<M: Record> fmt::Debug for ScanItem<M> {
 }
 
 /// A page of a scan: items in id order, and the cursor to pass for the next page.
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Expr, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// let c = store.create_collection::<F32<1>, ()>("c", CollectionConfig::new(Metric::Dot))?;
+/// for i in 0..3u64 { c.upsert(i, &[1.0], &())?; }
+/// let first = c.scan(&Expr::all(), None, 2)?;
+/// assert_eq!((first.items.len(), first.next), (2, Some(1)));
+/// let last = c.scan(&Expr::all(), first.next, 2)?;
+/// assert_eq!((last.items.len(), last.next), (1, None));
+/// # Ok::<(), quiver::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ScanPage<M: Record> {
     /// The items, in increasing id order.

@@ -3,7 +3,7 @@
 //! **On disk**, in the collection's column family, written in the same redb transaction as the
 //! vectors it indexes:
 //! - `quiver.ann_meta`: the parameters, node and dead counts and the entry point
-//!   ([`AnnMeta`](config) format in `config.rs`);
+//!   (`AnnMeta`, its format in `config.rs`);
 //! - `quiver.ann_nodes`: `u32 node -> record` with the item id, a dead flag and the neighbour
 //!   lists of every level (`node.rs`);
 //! - `quiver.ann_dead`: `u32 node -> vector` for dead nodes only (a live node's vector is the
@@ -22,7 +22,7 @@
 //!
 //! **Filters** (`allow.rs`, `filter_cache.rs`): an id allow-list is turned into the set of
 //! graph nodes it admits (a bitset, cached per index version for repeated filters); the
-//! planner ([`crate::vector::plan`]) picks the walk or scan by the share admitted.
+//! planner (`vector/plan.rs`) picks the walk or scan by the share admitted.
 
 pub(crate) mod allow;
 mod codes;

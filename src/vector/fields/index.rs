@@ -33,7 +33,21 @@ enum Postings {
     },
 }
 
-/// Memory held by a collection's field indexes (see [`FieldIndexes::memory_bytes`]).
+/// Size and memory of a collection's field indexes, from
+/// [`Collection::field_index_stats`](crate::vector::Collection::field_index_stats).
+///
+/// ```
+/// use quiver::vector::{CollectionConfig, Dynamic, FieldKind, Metric, Store, F32};
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let store = Store::open(dir.path().join("a.qvr"))?;
+/// let config = CollectionConfig::new(Metric::Dot).field("tags", FieldKind::Keywords);
+/// let c = store.create_collection::<F32<1>, Dynamic>("c", config)?;
+/// c.upsert(1, &[1.0], &serde_json::json!({"tags": ["a", "b"]}))?;
+/// let stats = c.field_index_stats()?;
+/// assert_eq!((stats.items, stats.postings), (1, 2));
+/// assert!(stats.memory_bytes > 0);
+/// # Ok::<(), quiver::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FieldIndexStats {
     /// Indexed fields.
