@@ -62,6 +62,27 @@ pub struct Dataset {
 
 type BoxError = Box<dyn std::error::Error>;
 
+impl Dataset {
+    /// The same base with only the first `n` queries and their ground truth (no labels): what
+    /// a filtered run scores against.
+    pub fn with_first_queries(&self, n: usize) -> Dataset {
+        let queries = self.queries.clone().truncated(n);
+        let n = queries.rows();
+        Dataset {
+            name: self.name.clone(),
+            base: self.base.clone(),
+            queries,
+            truth: Truth {
+                ids: self.truth.ids.clone().truncated(n),
+                distances: self.truth.distances.clone().truncated(n),
+            },
+            distance: self.distance,
+            labels: None,
+            f16_values: self.f16_values,
+        }
+    }
+}
+
 /// Produces a dataset's own ground truth for its full base and the run's queries.
 type FullTruth<'a> = &'a dyn Fn(&Matrix<f32>, &Matrix<f32>) -> Result<Truth, BoxError>;
 

@@ -20,7 +20,7 @@ use crate::args::Args;
 use crate::data::{self, Dataset};
 use crate::measure;
 use crate::output::progress;
-use crate::truth::{self, Truth};
+use crate::truth;
 use quiver::Durability;
 use quiver::vector::{
     AnnConfig, Collection, CollectionConfig, Dynamic, Expr, FieldKind, Filter, Hit, Metric, Store,
@@ -282,20 +282,9 @@ pub fn run<V: VectorType>(
     eprintln!("rag: {n} records of {record_bytes} bytes ingested in {build_s:.1} s");
 
     let k = args.k;
-    let filter_queries = data.queries.clone().truncated(args.filter_queries);
+    let subset = data.with_first_queries(args.filter_queries);
+    let filter_queries = &subset.queries;
     let nq = filter_queries.rows();
-    let subset = Dataset {
-        name: data.name.clone(),
-        base: data.base.clone(),
-        queries: filter_queries.clone(),
-        truth: Truth {
-            ids: data.truth.ids.clone().truncated(nq),
-            distances: data.truth.distances.clone().truncated(nq),
-        },
-        distance: data.distance,
-        labels: None,
-        f16_values: data.f16_values,
-    };
     let query = |q: usize| filter_queries.row(q);
     let default_ef = ann.map(|a| a.ef_search);
     let efs: Vec<Option<usize>> = match ann {
@@ -371,7 +360,7 @@ pub fn run<V: VectorType>(
             let recall = measure::recall(
                 data.distance,
                 &data.base,
-                &filter_queries,
+                filter_queries,
                 &results,
                 &truth,
                 k,

@@ -197,24 +197,9 @@ pub fn run<V: VectorType>(
     };
 
     if let Some(list) = &args.filter {
-        let filter_queries = data.queries.clone().truncated(args.filter_queries);
+        let subset = data.with_first_queries(args.filter_queries);
+        let filter_queries = &subset.queries;
         let query_refs: Vec<&[f32]> = filter_queries.iter().collect();
-        let subset = Dataset {
-            name: data.name.clone(),
-            base: data.base.clone(),
-            queries: filter_queries.clone(),
-            truth: truth::Truth {
-                ids: data.truth.ids.clone().truncated(filter_queries.rows()),
-                distances: data
-                    .truth
-                    .distances
-                    .clone()
-                    .truncated(filter_queries.rows()),
-            },
-            distance: data.distance,
-            labels: None,
-            f16_values: data.f16_values,
-        };
         for spec in FilterSpec::parse_list(list, data)? {
             let allowed = spec.allowed(data, args.seed);
             let ids: Vec<u64> = allowed.iter().map(|r| u64::from(*r)).collect();
@@ -231,7 +216,7 @@ pub fn run<V: VectorType>(
             let recall = measure::recall(
                 data.distance,
                 &data.base,
-                &filter_queries,
+                filter_queries,
                 &results,
                 &truth,
                 args.k,
